@@ -28,6 +28,7 @@ __all__ = [
     "Problem",
     "StewardError",
     "UsageError",
+    "error_body",
 ]
 
 EXIT_OK = 0
@@ -111,3 +112,29 @@ class UsageError(StewardError):
 
     code = "usage_error"
     exit_code = EXIT_UNUSABLE
+
+
+def error_body(error: StewardError) -> dict[str, object]:
+    """The one error shape, shared by the CLI's ``--json`` output and the HTTP API::
+
+        {"error": {"code": str, "message": str, "problems": [
+            {"message": str, "path": str, "file": str|null, "line": int|null, "column": int|null}
+        ]}}
+    """
+    problems = getattr(error, "problems", None) or [Problem(error.message)]
+    return {
+        "error": {
+            "code": error.code,
+            "message": error.message,
+            "problems": [
+                {
+                    "message": p.message,
+                    "path": p.path,
+                    "file": p.location.file if p.location else None,
+                    "line": p.location.line if p.location else None,
+                    "column": p.location.column if p.location else None,
+                }
+                for p in problems
+            ],
+        }
+    }
