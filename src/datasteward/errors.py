@@ -10,10 +10,19 @@ parsing messages::
     │   ├── PolicyLoadError           unusable input: I/O, YAML syntax, schema,
     │   │                             references; carries every problem found
     │   └── PolicyLintFailed          the policy loaded but has lint errors
-    └── UsageError                    a command was called with bad arguments
+    ├── UsageError                    a command was called with bad arguments
+    ├── InvalidIdentity               an identity (email, phone, national id) is malformed
+    ├── CryptoError                   keys missing, unusable or a ciphertext fails to open
+    │   ├── KeyUnavailable            no master key, unreadable key file, destroyed subject key
+    │   └── DecryptionFailed          wrong key or tampered ciphertext
+    ├── InvalidInput                  a value that cannot be acted on (wrong basis, bad time)
+    ├── NotFound                      an id that names nothing (subject, purpose, request)
+    ├── Conflict                      the state forbids the action (nothing to withdraw, ...)
+    └── StoreError                    the engine store is missing, not migrated or unreachable
 
 Exit codes are part of the documented interface: 0 success, 1 the input was
-read and found wanting (lint errors), 2 unusable input.
+read and found wanting (lint errors, a broken audit chain), 2 unusable input
+(bad file, bad argument, unknown id), 3 the current state forbids the action.
 """
 
 from __future__ import annotations
@@ -21,12 +30,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "Conflict",
+    "CryptoError",
+    "DecryptionFailed",
+    "InvalidIdentity",
+    "InvalidInput",
+    "KeyUnavailable",
     "Location",
+    "NotFound",
     "PolicyError",
     "PolicyLintFailed",
     "PolicyLoadError",
     "Problem",
     "StewardError",
+    "StoreError",
     "UsageError",
     "error_body",
 ]
@@ -34,6 +51,7 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_UNUSABLE = 2
+EXIT_CONFLICT = 3
 
 
 @dataclass(frozen=True)
@@ -114,12 +132,77 @@ class UsageError(StewardError):
     exit_code = EXIT_UNUSABLE
 
 
+class InvalidIdentity(StewardError):
+    """An identity could not be parsed or validated; ``kind`` says which sort."""
+
+    code = "invalid_identity"
+    exit_code = EXIT_UNUSABLE
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(f"invalid {kind}: {reason}")
+        self.kind = kind
+        self.reason = reason
+
+
+class CryptoError(StewardError):
+    """Something about keys or ciphertexts is wrong."""
+
+    code = "crypto_error"
+    exit_code = EXIT_UNUSABLE
+
+
+class KeyUnavailable(CryptoError):
+    """A needed key does not exist: no master key, or a subject key was destroyed."""
+
+    code = "key_unavailable"
+
+
+class DecryptionFailed(CryptoError):
+    """A ciphertext did not open: wrong key, or it was altered."""
+
+    code = "decryption_failed"
+
+
+class InvalidInput(StewardError):
+    """A well-formed value that cannot be acted on, e.g. consent for a purpose
+    that does not rest on consent, or a time in the future."""
+
+    code = "invalid_input"
+    exit_code = EXIT_UNUSABLE
+
+
+class NotFound(StewardError):
+    """An id names nothing: ``kind`` is what was looked for."""
+
+    code = "not_found"
+    exit_code = EXIT_UNUSABLE
+
+    def __init__(self, kind: str, ident: str, hint: str = "") -> None:
+        super().__init__(f"unknown {kind} '{ident}'{hint}")
+        self.kind = kind
+        self.ident = ident
+
+
+class Conflict(StewardError):
+    """The current state forbids the action (e.g. withdrawing absent consent)."""
+
+    code = "conflict"
+    exit_code = EXIT_CONFLICT
+
+
+class StoreError(StewardError):
+    """The engine store cannot be used (not initialised, not migrated, unreachable)."""
+
+    code = "store_error"
+    exit_code = EXIT_UNUSABLE
+
+
 def error_body(error: StewardError) -> dict[str, object]:
     """The one error shape, shared by the CLI's ``--json`` output and the HTTP API::
 
-        {"error": {"code": str, "message": str, "problems": [
-            {"message": str, "path": str, "file": str|null, "line": int|null, "column": int|null}
-        ]}}
+    {"error": {"code": str, "message": str, "problems": [
+        {"message": str, "path": str, "file": str|null, "line": int|null, "column": int|null}
+    ]}}
     """
     problems = getattr(error, "problems", None) or [Problem(error.message)]
     return {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from datasteward import __version__
-from datasteward.cli import policy_commands
+from datasteward.cli import engine_commands, policy_commands
+from datasteward.cli.consent_commands import consent_app
 
 app = typer.Typer(
     name="steward",
@@ -25,14 +28,21 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", help="Show the version and exit.", callback=_version, is_eager=True
     ),
+    home: Path | None = typer.Option(
+        None, "--home", help="Data directory (default: STEWARD_HOME or ./steward-data)."
+    ),
 ) -> None:
     """datasteward: one privacy policy file, enforced and explained."""
+    ctx.obj = {"home": home}
 
 
 policy_commands.register(app)
+engine_commands.register(app)
+app.add_typer(consent_app, name="consent")
 
 
 def run() -> None:

@@ -70,7 +70,9 @@ def _print_findings(file: str, findings: list[Finding]) -> None:
 
 def notice(
     path: Path = typer.Argument(..., help="Policy file."),
-    fmt: NoticeFormat = typer.Option(NoticeFormat.markdown, "--format", "-f", help="Output format."),
+    fmt: NoticeFormat = typer.Option(
+        NoticeFormat.markdown, "--format", "-f", help="Output format."
+    ),
     language: str | None = typer.Option(
         None, "--language", help="Template language (default: the policy's first language)."
     ),

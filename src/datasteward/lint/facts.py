@@ -48,7 +48,9 @@ class Facts:
     special_processed: frozenset[str]
     """Special categories (Art. 9(1)) processed by at least one activity."""
     rules_by_category: dict[str, tuple[RetentionRule, ...]]
-    """Retention rules that list a data category in their data_categories."""
+    """Retention rules that end a data category anywhere: those listing it in
+    their data_categories, and those enforced in a dataset holding a field of
+    that category."""
     referenced_rules: frozenset[str]
     """Retention rules named by at least one activity's retention list."""
 
@@ -84,9 +86,19 @@ def _build(policy: Policy) -> Facts:
         used_purposes.update(activity.purposes)
         processed.update(activity.data_categories)
         referenced.update(activity.retention)
+    datasets = {
+        (system.id, dataset.name): dataset
+        for system in policy.systems
+        for dataset in system.datasets
+    }
     by_category: defaultdict[str, list[RetentionRule]] = defaultdict(list)
     for rule in policy.retention_rules:
-        for category_id in dict.fromkeys(rule.data_categories):
+        ended = dict.fromkeys(rule.data_categories)
+        for ref in rule.datasets:
+            dataset = datasets.get((ref.system, ref.dataset))
+            if dataset is not None:
+                ended.update(dict.fromkeys(f.category for f in dataset.fields))
+        for category_id in ended:
             by_category[category_id].append(rule)
     return Facts(
         purposes={p.id: p for p in policy.purposes},

@@ -81,9 +81,7 @@ def load_policy_file(path: str | Path) -> LoadedPolicy:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise PolicyLoadError(
-            [Problem("not UTF-8 text", "", Location(name, line, 1))]
-        ) from None
+        raise PolicyLoadError([Problem("not UTF-8 text", "", Location(name, line, 1))]) from None
     return parse_policy(text, name)
 
 
@@ -125,9 +123,7 @@ def _message(error: Any, path: PathKey) -> str:
     if kind == "string_pattern_mismatch":
         pattern = error.get("ctx", {}).get("pattern", "")
         if pattern.startswith("^[a-z0-9]"):
-            return (
-                f"'{value}' is not a valid id: use lower-case letters, digits, '_', '-' and '.'"
-            )
+            return f"'{value}' is not a valid id: use lower-case letters, digits, '_', '-' and '.'"
         return f"'{value}' does not have the expected form ({pattern})"
     if kind in {"value_error", "assertion_error"}:
         return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 
-from datasteward.policy.model import Policy
+from datasteward.policy.model import LegalHold, Policy, RetentionRule
 from datasteward.policy.source import PathKey
 
 __all__ = ["check_references", "did_you_mean", "unresolved"]
@@ -42,7 +42,10 @@ def _duplicates(
         value = getattr(item, attr)
         if value in seen:
             found.append(
-                ((*path, index, attr), f"duplicate {kind} '{value}' (also {path[-1]}[{seen[value]}])")
+                (
+                    (*path, index, attr),
+                    f"duplicate {kind} '{value}' (also {path[-1]}[{seen[value]}])",
+                )
             )
         else:
             seen[value] = index
@@ -95,7 +98,11 @@ def check_references(policy: Policy) -> list[tuple[PathKey, str]]:
     for i, cookie in enumerate(p.cookies):
         found += _refs([cookie.purpose], ("cookies", i, "purpose"), "purpose", purposes)[:1]
 
-    for section, items in (("retention_rules", p.retention_rules), ("legal_holds", p.legal_holds)):
+    scoped: tuple[tuple[str, Sequence[RetentionRule | LegalHold]], ...] = (
+        ("retention_rules", p.retention_rules),
+        ("legal_holds", p.legal_holds),
+    )
+    for section, items in scoped:
         for i, item in enumerate(items):
             base = (section, i)
             found += _refs(
@@ -137,8 +144,12 @@ def _dataset_ref(
 ) -> list[tuple[PathKey, str]]:
     system = policy.system(system_id)
     if system is None:
-        return [((*path, "system"), unresolved("system", system_id, [s.id for s in policy.systems]))]
+        return [
+            ((*path, "system"), unresolved("system", system_id, [s.id for s in policy.systems]))
+        ]
     names = [d.name for d in system.datasets]
     if dataset not in names:
-        return [((*path, "dataset"), unresolved(f"dataset of system '{system_id}'", dataset, names))]
+        return [
+            ((*path, "dataset"), unresolved(f"dataset of system '{system_id}'", dataset, names))
+        ]
     return []

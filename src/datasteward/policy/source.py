@@ -80,8 +80,13 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
             raise PolicyLoadError(
-                [Problem("the document is too large or nests too deeply (YAML aliases?)",
-                         format_path(path), self.loc(node))]
+                [
+                    Problem(
+                        "the document is too large or nests too deeply (YAML aliases?)",
+                        format_path(path),
+                        self.loc(node),
+                    )
+                ]
             )
         self.source_map.values[path] = self.loc(node)
         if isinstance(node, MappingNode):
@@ -97,14 +102,18 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 self.problems.append(
-                    Problem("YAML merge keys (<<) are not supported", format_path(path),
-                            self.loc(key_node))
+                    Problem(
+                        "YAML merge keys (<<) are not supported",
+                        format_path(path),
+                        self.loc(key_node),
+                    )
                 )
                 continue
             if not isinstance(key_node, ScalarNode):
                 self.problems.append(
-                    Problem("mapping keys must be plain text", format_path(path),
-                            self.loc(key_node))
+                    Problem(
+                        "mapping keys must be plain text", format_path(path), self.loc(key_node)
+                    )
                 )
                 continue
             key = str(self.constructor.construct_object(key_node))

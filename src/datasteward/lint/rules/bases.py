@@ -174,9 +174,7 @@ def _requirement(policy: Policy) -> Problems:
                     f"purpose '{purpose.id}' rests on {' and '.join(bases)} but does not say "
                     "whether providing the data is required (requirement)",
                 )
-        elif requirement.kind is not RequirementKind.VOLUNTARY and blank(
-            requirement.consequence
-        ):
+        elif requirement.kind is not RequirementKind.VOLUNTARY and blank(requirement.consequence):
             yield (
                 ("purposes", i, "requirement"),
                 f"purpose '{purpose.id}' makes providing data {requirement.kind.value} but "

@@ -18,8 +18,7 @@ def _address(policy: Policy) -> Problems:
     if blank(c.registered_address) and blank(c.office_address):
         yield (
             ("controller", "registered_address"),
-            f"controller '{c.legal_name}' gives neither a registered_address nor an "
-            "office_address",
+            f"controller '{c.legal_name}' gives neither a registered_address nor an office_address",
         )
 
 

@@ -24,20 +24,25 @@ def _recipient_uses(policy: Policy) -> list[tuple[PathTuple, str, str]]:
     for i, activity in enumerate(policy.processing_activities):
         for j, recipient_id in enumerate(activity.recipients):
             uses.append(
-                (("processing_activities", i, "recipients", j), recipient_id,
-                 f"activity '{activity.id}' discloses data to")
+                (
+                    ("processing_activities", i, "recipients", j),
+                    recipient_id,
+                    f"activity '{activity.id}' discloses data to",
+                )
             )
     for i, system in enumerate(policy.systems):
         if system.operator is not None:
             uses.append(
-                (("systems", i, "operator"), system.operator,
-                 f"system '{system.id}' is operated by")
+                (
+                    ("systems", i, "operator"),
+                    system.operator,
+                    f"system '{system.id}' is operated by",
+                )
             )
     for i, cookie in enumerate(policy.cookies):
         if cookie.provider != FIRST_PARTY:
             uses.append(
-                (("cookies", i, "provider"), cookie.provider,
-                 f"cookie '{cookie.name}' is set by")
+                (("cookies", i, "provider"), cookie.provider, f"cookie '{cookie.name}' is set by")
             )
     return uses
 
@@ -76,8 +81,7 @@ def _contradicts_no_transfers(policy: Policy) -> Problems:
     if not policy.controller.declarations.no_third_country_transfers:
         return
     promise = (
-        "controller.declarations.no_third_country_transfers says no personal data leaves "
-        "the EEA"
+        "controller.declarations.no_third_country_transfers says no personal data leaves the EEA"
     )
     for i, recipient in enumerate(policy.recipients):
         if is_third_country(recipient.country):
@@ -101,8 +105,7 @@ def _recipient_unused(policy: Policy) -> Problems:
         if recipient.id not in used:
             yield (
                 ("recipients", i, "id"),
-                f"recipient '{recipient.id}' is declared but no activity, system or cookie "
-                "uses it",
+                f"recipient '{recipient.id}' is declared but no activity, system or cookie uses it",
             )
 
 

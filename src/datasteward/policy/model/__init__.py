@@ -113,7 +113,7 @@ __all__ = [
     "Source",
     "SourceKind",
     "SpecialCategoryCondition",
-    "Suspension",
     "SupervisoryAuthority",
+    "Suspension",
     "System",
 ]

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
+    EmailStr,
     PlainSerializer,
     PlainValidator,
     StringConstraints,
@@ -16,7 +18,14 @@ from pydantic import (
 
 from datasteward.legaltime.duration import DURATION_REGEX, DurationSyntaxError, IsoDuration
 
-__all__ = ["CountryCode", "Duration", "Identifier", "PolicyModel", "Reference"]
+__all__ = [
+    "CountryCode",
+    "Duration",
+    "Identifier",
+    "OptionalEmail",
+    "PolicyModel",
+    "Reference",
+]
 
 
 class PolicyModel(BaseModel):
@@ -68,3 +77,15 @@ CountryCode = Annotated[
     StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True),
 ]
 """An ISO 3166-1 alpha-2 country code (``LV``, ``BG``, ``US``)."""
+
+
+def _blank_to_none(value: Any) -> Any:
+    """A blank value (``contact_email: ""``) means "not given", so the linter,
+    not the loader, explains what is missing and why it matters."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+OptionalEmail = Annotated[EmailStr | None, BeforeValidator(_blank_to_none)]
+"""An email address, or nothing; a blank string counts as nothing."""

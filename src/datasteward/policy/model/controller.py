@@ -4,9 +4,9 @@ Art. 13(2)(d))."""
 
 from __future__ import annotations
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from datasteward.policy.model.base import CountryCode, PolicyModel
+from datasteward.policy.model.base import CountryCode, OptionalEmail, PolicyModel
 
 __all__ = ["Contact", "Controller", "Declarations", "SupervisoryAuthority"]
 
@@ -15,7 +15,7 @@ class Contact(PolicyModel):
     """A person or office that can be reached: DPO or EU representative."""
 
     name: str | None = Field(None, description="Name of the person or office.")
-    email: EmailStr | None = Field(None, description="Email address.")
+    email: OptionalEmail = Field(None, description="Email address.")
     phone: str | None = Field(None, description="Telephone number.")
     address: str | None = Field(None, description="Postal address.")
 
@@ -60,7 +60,7 @@ class Controller(PolicyModel):
     registered_address: str | None = Field(None, description="Registered (legal) address.")
     office_address: str | None = Field(None, description="Office or correspondence address.")
     country: CountryCode | None = Field(None, description="Country of establishment.")
-    contact_email: EmailStr | None = Field(None, description="Email for privacy questions.")
+    contact_email: OptionalEmail = Field(None, description="Email for privacy questions.")
     contact_phone: str | None = Field(None, description="Telephone for privacy questions.")
     website: str | None = Field(None, description="Web address of the controller.")
     time_zone: str = Field(

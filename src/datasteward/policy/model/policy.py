@@ -60,9 +60,7 @@ class Policy(PolicyModel):
         default_factory=list, description="Laws that keep data despite erasure."
     )
     rights: Rights = Field(default_factory=Rights, description="How requests are handled.")
-    systems: list[System] = Field(
-        default_factory=list, description="Where the data lives."
-    )
+    systems: list[System] = Field(default_factory=list, description="Where the data lives.")
     security: list[SecurityMeasure] = Field(
         default_factory=list, description="Technical and organisational measures."
     )

@@ -6,9 +6,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import EmailStr, Field
+from pydantic import Field
 
-from datasteward.policy.model.base import CountryCode, Duration, Identifier, PolicyModel, Reference
+from datasteward.policy.model.base import (
+    CountryCode,
+    Duration,
+    Identifier,
+    OptionalEmail,
+    PolicyModel,
+    Reference,
+)
 
 __all__ = [
     "Cookie",
@@ -67,7 +74,7 @@ class NotificationChannel(PolicyModel):
     url_env: str | None = Field(
         None, description="Name of the environment variable holding the webhook URL."
     )
-    email: EmailStr | None = Field(None, description="Address for email notifications.")
+    email: OptionalEmail = Field(None, description="Address for email notifications.")
     instructions: str | None = Field(None, description="What staff do, for manual notification.")
 
 

@@ -133,8 +133,6 @@ class LegalHold(PolicyModel):
     data_categories: list[Reference] = Field(
         default_factory=list, description="Data category ids the law keeps."
     )
-    datasets: list[DatasetRef] = Field(
-        default_factory=list, description="Datasets the law keeps."
-    )
+    datasets: list[DatasetRef] = Field(default_factory=list, description="Datasets the law keeps.")
     period: Duration = Field(description="How long the law keeps the data.")
     anchor: Anchor = Field(description="Event from which the hold's period runs.")

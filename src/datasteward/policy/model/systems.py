@@ -81,9 +81,7 @@ class DatasetField(PolicyModel):
         ErasureAction.SET_NULL, description="Action on erasure: set_null, keyed_hash, ..."
     )
     erasure_value: str | None = Field(None, description="Replacement value for set_value.")
-    generalise_to: str | None = Field(
-        None, description="'month' or 'year', for generalise_date."
-    )
+    generalise_to: str | None = Field(None, description="'month' or 'year', for generalise_date.")
     provided_by_subject: bool = Field(
         True, description="The subject provided it (portability covers it, Art. 20(1))."
     )

@@ -1,0 +1,263 @@
+"""The consent ledger's use cases: give, withdraw, refuse, object by signal,
+check, history.
+
+Every event is appended to the hash-chained ``consent_events`` table in the
+same transaction as anything else it changes, bound to the policy version
+and to the purpose's consent hash. Bad input (unknown purpose, a purpose that
+does not rest on consent, nothing to withdraw, a time in the future) raises
+before anything is written."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from datasteward.clock import Clock
+from datasteward.consent.decisions import Decision, decide
+from datasteward.consent.model import (
+    Channel,
+    ConsentKind,
+    ConsentRecord,
+    Objection,
+    ObjectionScope,
+    ObjectionStatus,
+    SubjectFacts,
+)
+from datasteward.consent.source import SourceDetails
+from datasteward.crypto import seal
+from datasteward.errors import Conflict, InvalidInput
+from datasteward.identity import Identity
+from datasteward.legaltime.instants import format_time
+from datasteward.policy.active import ActivePolicy, load_active_policy
+from datasteward.ports import EngineStore, EngineTx
+from datasteward.subjects.service import SubjectDirectory
+
+__all__ = ["ConsentLedger", "ConsentRequest"]
+
+
+@dataclass(frozen=True)
+class ConsentRequest:
+    """One consent event to record (for :meth:`ConsentLedger.record_many`)."""
+
+    identity: Identity
+    purpose_id: str
+    kind: ConsentKind
+    channel: Channel
+    source: SourceDetails | None = None
+    notice_hash: str | None = None
+    occurred_at: datetime | None = None
+    expires_at: datetime | None = None
+
+
+class ConsentLedger:
+    """Consent use cases over the engine store."""
+
+    def __init__(self, store: EngineStore, directory: SubjectDirectory, clock: Clock) -> None:
+        self.store = store
+        self.directory = directory
+        self.clock = clock
+
+    # -- writing -----------------------------------------------------------
+
+    def give(
+        self,
+        identity: Identity,
+        purpose_id: str,
+        *,
+        channel: Channel,
+        actor: str,
+        source: SourceDetails | None = None,
+        notice_hash: str | None = None,
+        occurred_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> ConsentRecord:
+        request = ConsentRequest(
+            identity,
+            purpose_id,
+            ConsentKind.GIVEN,
+            channel,
+            source,
+            notice_hash,
+            occurred_at,
+            expires_at,
+        )
+        return self.record_many([request], actor=actor)[0]
+
+    def withdraw(
+        self,
+        identity: Identity,
+        purpose_id: str,
+        *,
+        channel: Channel,
+        actor: str,
+        source: SourceDetails | None = None,
+        occurred_at: datetime | None = None,
+    ) -> ConsentRecord:
+        request = ConsentRequest(
+            identity, purpose_id, ConsentKind.WITHDRAWN, channel, source, None, occurred_at
+        )
+        return self.record_many([request], actor=actor)[0]
+
+    def refuse(
+        self,
+        identity: Identity,
+        purpose_id: str,
+        *,
+        channel: Channel,
+        actor: str,
+        source: SourceDetails | None = None,
+        occurred_at: datetime | None = None,
+    ) -> ConsentRecord:
+        request = ConsentRequest(
+            identity, purpose_id, ConsentKind.REFUSED, channel, source, None, occurred_at
+        )
+        return self.record_many([request], actor=actor)[0]
+
+    def record_many(self, requests: Sequence[ConsentRequest], *, actor: str) -> list[ConsentRecord]:
+        """Record several events in one transaction (a banner with several
+        purposes, an import). All are validated before any is written."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            active = load_active_policy(tx)
+            rows: list[dict[str, object]] = []
+            for request in requests:
+                rows.append(self._row(tx, active, request, now, actor))
+            linked = tx.append_consent(rows)
+        return [
+            ConsentRecord(
+                seq=int(str(row["seq"])),
+                event_id=str(row["event_id"]),
+                subject_id=str(row["subject_id"]),
+                purpose_id=str(row["purpose_id"]),
+                kind=ConsentKind(str(row["kind"])),
+                occurred_at=request.occurred_at or now,
+                expires_at=_expiry(active, request, now),
+                policy_version=active.version,
+                purpose_hash=str(row["purpose_hash"]),
+                notice_hash=request.notice_hash,
+                channel=request.channel.value,
+                actor=actor,
+            )
+            for row, request in zip(linked, requests, strict=True)
+        ]
+
+    def _row(
+        self, tx: EngineTx, active: ActivePolicy, request: ConsentRequest, now: datetime, actor: str
+    ) -> dict[str, object]:
+        purpose = active.purpose(request.purpose_id)
+        if "consent" not in active.rules[purpose.id].bases:
+            bases = ", ".join(b.value for b in purpose.legal_bases) or "no basis"
+            raise InvalidInput(
+                f"purpose '{purpose.id}' rests on {bases}, not consent; "
+                "consent cannot be given, refused or withdrawn for it"
+            )
+        when = request.occurred_at or now
+        if when > now:
+            raise InvalidInput(f"the event time {format_time(when)} is in the future")
+        if request.expires_at is not None and request.expires_at <= when:
+            raise InvalidInput("the expiry must be later than the event")
+        if request.kind is ConsentKind.GIVEN:
+            subject_id, _ = self.directory.resolve(tx, request.identity, actor=actor)
+        else:
+            subject_id = self.directory.require(tx, request.identity)
+        if request.kind is ConsentKind.WITHDRAWN:
+            latest = tx.latest_consent(subject_id, purpose.id, when)
+            if latest is None or latest.kind is not ConsentKind.GIVEN:
+                state = "never given" if latest is None else latest.kind.value
+                raise Conflict(
+                    f"nothing to withdraw: consent to '{purpose.id}' is {state} for this subject"
+                )
+        event_id = str(uuid.uuid4())
+        source_enc = None
+        if request.source is not None:
+            source_enc = seal(
+                self.directory.data_key(subject_id),
+                request.source.minimised().to_json(),
+                aad=f"consent-source:{event_id}".encode(),
+            )
+        expiry = _expiry(active, request, now)
+        return {
+            "event_id": event_id,
+            "subject_id": subject_id,
+            "purpose_id": purpose.id,
+            "kind": request.kind.value,
+            "occurred_at": format_time(when),
+            "expires_at": format_time(expiry) if expiry else None,
+            "policy_version": active.version,
+            "purpose_hash": active.rules[purpose.id].consent_hash,
+            "notice_hash": request.notice_hash,
+            "channel": request.channel.value,
+            "source_enc": source_enc,
+            "actor": actor,
+        }
+
+    def record_gpc(self, identity: Identity, *, actor: str) -> Objection:
+        """A Global Privacy Control signal: an objection by automated means
+        (Art. 21(5)) to direct marketing and to sharing with other controllers."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            active = load_active_policy(tx)
+            subject_id, _ = self.directory.resolve(tx, identity, actor=actor)
+            objection = Objection(
+                ref=str(uuid.uuid4()),
+                scope=ObjectionScope.GPC,
+                purpose_id=None,
+                status=ObjectionStatus.UPHELD,
+                at=now,
+            )
+            tx.insert_objection(objection, subject_id)
+            tx.audit(
+                at=now,
+                actor=actor,
+                action="objection.recorded",
+                object_type="subject",
+                object_id=subject_id,
+                reason="Global Privacy Control signal (Art. 21(5))",
+                policy_version=active.version,
+                details={"objection": objection.ref, "scope": objection.scope.value},
+            )
+        return objection
+
+    # -- reading -----------------------------------------------------------
+
+    def check(self, identity: Identity, purpose_id: str, at: datetime | None = None) -> Decision:
+        """Decide from the store (cold): may we process for this purpose at ``at``?"""
+        with self.store.reading() as tx:
+            subject_id = self.directory.require(tx, identity)
+            return self._decide(tx, subject_id, purpose_id, at or self.clock.now())
+
+    def check_subject(
+        self, subject_id: str, purpose_id: str, at: datetime | None = None
+    ) -> Decision:
+        with self.store.reading() as tx:
+            return self._decide(tx, subject_id, purpose_id, at or self.clock.now())
+
+    def _decide(self, tx: EngineTx, subject_id: str, purpose_id: str, at: datetime) -> Decision:
+        active = load_active_policy(tx)
+        purpose = active.purpose(purpose_id)
+        facts = SubjectFacts(
+            consent=tx.latest_consent(subject_id, purpose.id, at),
+            objections=tuple(tx.objections_of(subject_id)),
+            restriction=tx.restriction_of(subject_id),
+        )
+        return decide(active.rules[purpose.id], facts, at)
+
+    def history(self, identity: Identity, purpose_id: str | None = None) -> list[ConsentRecord]:
+        with self.store.reading() as tx:
+            subject_id = self.directory.require(tx, identity)
+            if purpose_id is not None:
+                load_active_policy(tx).purpose(purpose_id)
+            return tx.consent_events(subject_id, purpose_id)
+
+
+def _expiry(active: ActivePolicy, request: ConsentRequest, now: datetime) -> datetime | None:
+    if request.kind is not ConsentKind.GIVEN:
+        return None
+    if request.expires_at is not None:
+        return request.expires_at
+    settings = active.policy.purpose(request.purpose_id).consent
+    if settings is not None and settings.expires_after is not None:
+        return settings.expires_after.add_to_datetime(request.occurred_at or now)
+    return None

@@ -1,0 +1,1 @@
+"""The engine store: datasteward's own database (SQLite or PostgreSQL)."""
