@@ -271,14 +271,13 @@ EE_MOBILE = "+37251234567"
 
 
 def test_example_numbers_are_the_ones_these_tests_assume() -> None:
-    fmt = phonenumbers.PhoneNumberFormat.E164
-    mobile = phonenumbers.PhoneNumberType.MOBILE
-    assert phonenumbers.format_number(phonenumbers.example_number_for_type("LV", mobile), fmt) == (
-        LV_MOBILE
-    )
-    assert phonenumbers.format_number(phonenumbers.example_number_for_type("EE", mobile), fmt) == (
-        EE_MOBILE
-    )
+    def example(region: str) -> str:
+        number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+        assert number is not None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    assert example("LV") == LV_MOBILE
+    assert example("EE") == EE_MOBILE
     assert phonenumbers.is_valid_number(phonenumbers.parse(BG_FIXED))
 
 

@@ -54,6 +54,7 @@ def init(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         migrate.upgrade(engine)
         after = migrate.current_revision(engine)
         migrate.init_keystore(make_engine(settings.keystore_url, secure_delete=True))
+        _private_files(settings.home)
         if before != after:
             with rt.engine.transaction() as tx:
                 tx.audit(
@@ -83,6 +84,15 @@ def init(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         typer.echo(f"engine store {state} (schema {after}) in {settings.home}")
         if created_key:
             typer.echo(f"master key created: {settings.key_file} (mode 0600); back it up safely")
+
+
+def _private_files(home: Path) -> None:
+    """The store and key store hold pseudonymous and wrapped-key data: owner only."""
+    for name in ("engine.sqlite", "keys.sqlite"):
+        for suffix in ("", "-wal", "-shm"):
+            path = home / f"{name}{suffix}"
+            if path.exists():
+                path.chmod(0o600)
 
 
 def _revision(engine: Engine) -> str | None:

@@ -76,6 +76,16 @@ def _consent_record(row: Any) -> ConsentRecord:
     )
 
 
+def _objection(r: Any) -> Objection:
+    return Objection(
+        ref=r.id,
+        scope=ObjectionScope(r.scope),
+        purpose_id=r.purpose_id,
+        status=ObjectionStatus(r.status),
+        at=parse_time(r.created_at),
+    )
+
+
 class SqlTx:
     """One transaction on the engine store."""
 
@@ -351,16 +361,7 @@ class SqlTx:
             .where(objections.c.subject_id == subject_id)
             .order_by(objections.c.created_at)
         )
-        return [
-            Objection(
-                ref=r.id,
-                scope=ObjectionScope(r.scope),
-                purpose_id=r.purpose_id,
-                status=ObjectionStatus(r.status),
-                at=parse_time(r.created_at),
-            )
-            for r in rows
-        ]
+        return [_objection(r) for r in rows]
 
     def insert_objection(self, objection: Objection, subject_id: str) -> None:
         self.connection.execute(
@@ -376,6 +377,45 @@ class SqlTx:
                 else None,
             )
         )
+
+    def latest_consents(
+        self, subject_ids: Sequence[str], at: datetime
+    ) -> dict[tuple[str, str], ConsentRecord]:
+        """The latest event up to ``at`` per (subject, purpose), for a batch."""
+        found: dict[tuple[str, str], ConsentRecord] = {}
+        rows = self.connection.execute(
+            select(*_CONSENT_COLUMNS)
+            .where(
+                consent_events.c.subject_id.in_(list(subject_ids)),
+                consent_events.c.occurred_at <= format_time(at),
+            )
+            .order_by(consent_events.c.occurred_at, consent_events.c.seq)
+        )
+        for row in rows:
+            found[(row.subject_id, row.purpose_id)] = _consent_record(row)
+        return found
+
+    def objections_for(self, subject_ids: Sequence[str]) -> dict[str, list[Objection]]:
+        found: dict[str, list[Objection]] = {}
+        rows = self.connection.execute(
+            select(objections)
+            .where(objections.c.subject_id.in_(list(subject_ids)))
+            .order_by(objections.c.created_at)
+        )
+        for r in rows:
+            found.setdefault(r.subject_id, []).append(_objection(r))
+        return found
+
+    def restrictions_for(self, subject_ids: Sequence[str]) -> dict[str, Restriction]:
+        found: dict[str, Restriction] = {}
+        rows = self.connection.execute(
+            select(restrictions).where(
+                restrictions.c.subject_id.in_(list(subject_ids)), restrictions.c.lifted_at.is_(None)
+            )
+        )
+        for r in rows:
+            found.setdefault(r.subject_id, Restriction(ref=r.id, since=parse_time(r.since)))
+        return found
 
     def restriction_of(self, subject_id: str) -> Restriction | None:
         row = self.connection.execute(
