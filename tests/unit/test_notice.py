@@ -13,7 +13,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from datasteward.documents import NOTICE_FORMATS, UnsupportedLanguage, render_notice
-from datasteward.documents.facts import derive_facts
+from datasteward.documents.derive import derive_facts
 from datasteward.policy import load_policy_file, parse_policy
 from datasteward.policy.model import Policy
 

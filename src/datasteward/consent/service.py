@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from datasteward.clock import Clock
+from datasteward.consent.cache import DecisionCache
 from datasteward.consent.decisions import Decision, decide
 from datasteward.consent.model import (
     Channel,
@@ -30,7 +31,7 @@ from datasteward.crypto import seal
 from datasteward.errors import Conflict, InvalidInput
 from datasteward.identity import Identity
 from datasteward.legaltime.instants import format_time
-from datasteward.policy.active import ActivePolicy, load_active_policy
+from datasteward.policy.active import ActivePolicy, ActivePolicyCache, load_active_policy
 from datasteward.ports import EngineStore, EngineTx
 from datasteward.subjects.service import SubjectDirectory
 
@@ -58,6 +59,7 @@ class ConsentLedger:
         self.store = store
         self.directory = directory
         self.clock = clock
+        self.policies = ActivePolicyCache()
 
     # -- writing -----------------------------------------------------------
 
@@ -234,8 +236,26 @@ class ConsentLedger:
         with self.store.reading() as tx:
             return self._decide(tx, subject_id, purpose_id, at or self.clock.now())
 
+    def check_many(
+        self, pairs: Sequence[tuple[str, str]], at: datetime | None = None
+    ) -> list[Decision]:
+        """Decide for many (subject id, purpose) pairs from the store at once:
+        three queries per thousand subjects instead of four per decision."""
+        moment = at or self.clock.now()
+        cache = self.warm_cache([s for s, _ in pairs], moment)
+        return [cache.may_process(s, p, moment) for s, p in pairs]
+
+    def warm_cache(self, subject_ids: Sequence[str], at: datetime | None = None) -> DecisionCache:
+        """A :class:`DecisionCache` loaded with these subjects' facts."""
+        moment = at or self.clock.now()
+        with self.store.reading() as tx:
+            active = self.policies.get(tx)
+        cache = DecisionCache(active.rules, moment)
+        cache.load(self.store, dict.fromkeys(subject_ids), moment)
+        return cache
+
     def _decide(self, tx: EngineTx, subject_id: str, purpose_id: str, at: datetime) -> Decision:
-        active = load_active_policy(tx)
+        active = self.policies.get(tx)
         purpose = active.purpose(purpose_id)
         facts = SubjectFacts(
             consent=tx.latest_consent(subject_id, purpose.id, at),

@@ -1,9 +1,9 @@
-"""Documents written from the policy: the privacy notice and the record of
-processing activities (Art. 30).
+"""Documents written from the policy: the privacy notice (Art. 13/14) and the
+record of processing activities (Art. 30).
 
-Both are rendered from the same facts (:mod:`datasteward.documents.facts`),
-so they cannot contradict each other or the policy. Wording lives in one
-template directory per language under ``templates/``."""
+Both are rendered from the same facts (:mod:`.facts`, derived from the policy
+by :mod:`.derive`), so they cannot contradict each other or the policy.
+Wording lives in one template directory per language under ``templates/``."""
 
 from datasteward.documents.notice import NOTICE_FORMATS, render_notice
 from datasteward.documents.ropa import ROPA_COLUMNS, ROPA_FORMATS, render_ropa

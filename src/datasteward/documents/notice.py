@@ -1,7 +1,7 @@
 """The privacy notice (Art. 13 and 14 GDPR), rendered from a policy.
 
 Every statement in the notice comes from the policy through
-:func:`~datasteward.documents.facts.derive_facts`; the templates of the chosen
+:func:`~datasteward.documents.derive.derive_facts`; the templates of the chosen
 language only put the facts into words. Markdown suits a README or a CMS;
 HTML is a complete, self-contained page."""
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from datasteward.documents.facts import derive_facts
+from datasteward.documents.derive import derive_facts
 from datasteward.documents.templating import environment, resolve_language
 from datasteward.policy.model import Policy
 

@@ -47,6 +47,7 @@ import io
 import json
 from typing import Any
 
+from datasteward.documents.derive import derive_facts
 from datasteward.documents.facts import (
     ActivityFact,
     DocumentFacts,
@@ -55,7 +56,6 @@ from datasteward.documents.facts import (
     RecipientFact,
     RetentionFact,
     TransferFact,
-    derive_facts,
 )
 from datasteward.documents.templating import environment, words
 from datasteward.policy.model import Contact, Controller, Policy

@@ -12,7 +12,7 @@ from datasteward.policy.model import Policy, Purpose
 from datasteward.policy.references import did_you_mean
 from datasteward.ports import EngineTx
 
-__all__ = ["ActivePolicy", "load_active_policy"]
+__all__ = ["ActivePolicy", "ActivePolicyCache", "load_active_policy"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,22 @@ class ActivePolicy:
 
 
 _PARSED: dict[str, Policy] = {}
+
+
+class ActivePolicyCache:
+    """Keeps the compiled active policy of one store between calls; each use
+    costs one small query to notice a newly applied version."""
+
+    def __init__(self) -> None:
+        self._current: ActivePolicy | None = None
+
+    def get(self, tx: EngineTx) -> ActivePolicy:
+        key = tx.active_policy_key()
+        current = self._current
+        if current is not None and key == (current.version, current.sha256):
+            return current
+        self._current = load_active_policy(tx)
+        return self._current
 
 
 def load_active_policy(tx: EngineTx) -> ActivePolicy:

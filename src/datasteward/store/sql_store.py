@@ -172,6 +172,15 @@ class SqlTx:
             material=bool(row.material),
         )
 
+    def active_policy_key(self) -> tuple[int, str] | None:
+        """(version id, sha256) of the active policy: a cheap freshness check."""
+        row = self.connection.execute(
+            select(policy_versions.c.id, policy_versions.c.sha256)
+            .order_by(desc(policy_versions.c.id))
+            .limit(1)
+        ).first()
+        return None if row is None else (int(row.id), str(row.sha256))
+
     def purpose_states(self, policy_version: int) -> dict[str, tuple[str, str]]:
         rows = self.connection.execute(
             select(
