@@ -194,18 +194,12 @@ def _transfers(idx: _Index, acts: list[ProcessingActivity]) -> tuple[TransferFac
     by their operator's transfer to the same country."""
     found: list[TransferFact] = []
     covered: set[tuple[str, str]] = set()
-    rids = _unique(
-        [r.id for r in idx.policy.recipients] + [r for a in acts for r in idx.recipient_ids(a)]
-    )
-    for rid in rids:
-        recipient = idx.recipients.get(rid)
-        if recipient is None or recipient.country is None:
+    for recipient in idx.policy.recipients:
+        if recipient.country is None or not is_third_country(recipient.country):
             continue
-        if not is_third_country(recipient.country):
-            continue
-        used = [a.name for a in acts if rid in idx.recipient_ids(a)]
+        used = [a.name for a in acts if recipient.id in idx.recipient_ids(a)]
         found.append(_transfer(recipient, None, recipient.country, used))
-        covered.add((rid, recipient.country))
+        covered.add((recipient.id, recipient.country))
     for system in idx.policy.systems:
         if system.country is None or not is_third_country(system.country):
             continue
@@ -418,10 +412,9 @@ def derive_facts(policy: Policy) -> DocumentFacts:
     acts = list(policy.processing_activities)
     purposes = {p.id: _purpose_fact(p, idx) for p in policy.purposes}
     categories = {c.id: _category_fact(c, idx) for c in policy.data_categories}
-    rids = _unique(
-        [r.id for r in policy.recipients] + [r for a in acts for r in idx.recipient_ids(a)]
-    )
-    recipients = {rid: _recipient_fact(rid, idx) for rid in rids}
+    # Declared recipients, then ids used by activities but never declared.
+    rids = [r.id for r in policy.recipients] + [r for a in acts for r in idx.recipient_ids(a)]
+    recipients = {rid: _recipient_fact(rid, idx) for rid in _unique(rids)}
     transfers = _transfers(idx, acts)
     activities = tuple(
         _activity_fact(a, idx, purposes, categories, recipients, transfers) for a in acts
