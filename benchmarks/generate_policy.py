@@ -141,8 +141,9 @@ def generate_policy(purposes: int = 200, fields: int = 2000) -> str:
                 "country": "LV",
             },
         },
-        "data_subjects": [{"id": kind, "name": kind.replace("-", " ").title()} for kind in
-                          SUBJECT_KINDS],
+        "data_subjects": [
+            {"id": kind, "name": kind.replace("-", " ").title()} for kind in SUBJECT_KINDS
+        ],
         "data_categories": [
             {"id": cid, "name": f"Data category {i}", "description": f"Values of kind {i}."}
             for i, cid in enumerate(categories)

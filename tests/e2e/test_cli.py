@@ -142,8 +142,14 @@ def test_schema_is_valid_and_accepts_every_shipped_policy() -> None:
     schema = json.loads(result.stdout)
     jsonschema.Draft202012Validator.check_schema(schema)
     validator = jsonschema.Draft202012Validator(schema)
-    for path in [MINIMAL, *EXAMPLES]:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    quoted = MINIMAL.read_text(encoding="utf-8").replace(
+        "registration_number: 40000000001", 'registration_number: "40000000001"'
+    )
+    documents = [("minimal (quoted)", quoted)] + [
+        (str(p), p.read_text(encoding="utf-8")) for p in EXAMPLES
+    ]
+    for path, text in documents:
+        data = yaml.safe_load(text)
         data = json.loads(json.dumps(data, default=str))
         errors = sorted(validator.iter_errors(data), key=str)
         assert not errors, f"{path}: {errors[0].message}"

@@ -8,7 +8,9 @@ import pytest
 
 from datasteward import errors
 from datasteward.errors import (
+    InvalidIdentity,
     Location,
+    NotFound,
     PolicyLintFailed,
     PolicyLoadError,
     Problem,
@@ -30,6 +32,10 @@ def _all_subclasses(cls: type) -> set[type]:
 def _instance(cls: type[StewardError]) -> StewardError:
     if issubclass(cls, PolicyLoadError):
         return cls([Problem("bad", "purposes[0]", Location("p.yaml", 3, 7))])
+    if issubclass(cls, InvalidIdentity):
+        return cls("email", "'ana@@example' is not an email address")
+    if issubclass(cls, NotFound):
+        return cls("purpose", "newsleter", " (did you mean 'newsletter'?)")
     return cls("something precise went wrong")
 
 

@@ -18,6 +18,11 @@ PUBLIC_MODULES = [
     "datasteward.lint",
     "datasteward.documents",
     "datasteward.policy.diff",
+    "datasteward.crypto",
+    "datasteward.identity",
+    "datasteward.consent",
+    "datasteward.audit",
+    "datasteward.subjects",
 ]
 
 

@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "datasteward"
 
-DOMAIN = ["legaltime", "policy", "lint", "documents"]
+DOMAIN = ["legaltime", "policy", "lint", "documents", "identity", "consent", "audit", "subjects"]
 FORBIDDEN_IN_DOMAIN = {
     "sqlalchemy",
     "alembic",

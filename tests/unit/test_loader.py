@@ -423,6 +423,14 @@ def test_unknown_yaml_tag_is_a_located_problem() -> None:
     assert (problem.location.line, problem.location.column) == (2, 10)
 
 
+def test_control_character_is_one_line_at_its_place() -> None:
+    """Problems print as one line each (``steward lint`` writes one per line)."""
+    problem = only_problem(edit(("    name: Data State", "    name: Data\x00State")))
+    assert "\n" not in str(problem)
+    assert problem.location is not None
+    assert (problem.location.line, problem.location.column) == (12, 15)
+
+
 def test_merge_keys_are_refused() -> None:
     problem = only_problem(
         edit(

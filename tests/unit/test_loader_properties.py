@@ -329,6 +329,7 @@ def _assert_loads_or_locates(text: str) -> None:
             assert problem.location.line >= 1, str(problem)
             assert problem.location.column >= 1, str(problem)
             assert problem.message, str(problem)
+            assert "\n" not in str(problem), "a problem must print as one line"
     else:
         assert isinstance(loaded, LoadedPolicy)
 

@@ -325,6 +325,20 @@ def test_recipient_inside_the_eea_keeps_the_no_transfer_statement() -> None:
     assert "Kurjers SIA, in Lithuania, for Online shop orders" in text
 
 
+def test_recipient_of_unknown_location_prevents_the_no_transfer_statement() -> None:
+    data = base()
+    data["recipients"] = [
+        {"id": "courier", "name": "Kurjers SIA", "role": "processor"},
+        {"id": "tax", "name": "State Revenue Service", "role": "public_authority"},
+    ]
+    data["processing_activities"][0]["recipients"] = ["courier", "tax"]
+    text = render_notice(build(data))
+    assert NO_TRANSFER not in text
+    assert "does not state where the following recipients process your data: Kurjers SIA." in text
+    data["controller"]["declarations"] = {"no_third_country_transfers": True}
+    assert NO_TRANSFER in render_notice(build(data))
+
+
 def test_system_hosted_in_a_third_country_is_a_transfer_without_safeguard() -> None:
     data = base()
     data["systems"][0]["country"] = "US"
@@ -340,6 +354,49 @@ def test_system_operated_by_a_third_country_recipient_is_one_transfer() -> None:
     transfers = derive_facts(build(data)).transfers
     assert [(t.recipient, t.country) for t in transfers] == [("Pastnieks Cloud Inc.", "US")]
     assert set(transfers[0].activities) == {"Online shop orders", "Newsletter mailing"}
+
+
+# -- derived facts --------------------------------------------------------------------
+
+
+def test_legal_holds_reach_the_activities_processing_their_data() -> None:
+    data = base()
+    data["legal_holds"] = [
+        {
+            "id": "commercial",
+            "law": "Commercial Law",
+            "datasets": [{"system": "shopdb", "dataset": "customers"}],
+            "period": "P3Y",
+            "anchor": {"event": "contract_ended"},
+        },
+        {
+            "id": "names",
+            "law": "Archive Law",
+            "data_categories": ["name"],
+            "period": "P1Y",
+            "anchor": {"event": "collected"},
+        },
+    ]
+    shop, mailing = derive_facts(build(data)).activities
+    assert [h.law for h in shop.holds] == ["Commercial Law", "Archive Law"]
+    assert shop.holds[0].categories == ("Email address", "Name")
+    assert [h.law for h in mailing.holds] == ["Commercial Law"]
+
+
+def test_rule_on_datasets_covers_the_categories_of_their_fields() -> None:
+    data = base()
+    data["retention_rules"][0]["data_categories"] = []
+    data["retention_rules"][0]["datasets"] = [{"system": "shopdb", "dataset": "customers"}]
+    shop = derive_facts(build(data)).activities[0]
+    assert shop.retention[0].categories == ("Email address", "Name")
+
+
+def test_portability_follows_the_bases_unless_the_policy_says_otherwise() -> None:
+    data = base()
+    assert [a.portable for a in derive_facts(build(data)).activities] == [True, True]
+    data["processing_activities"][1]["portable"] = False
+    facts = derive_facts(build(data))
+    assert facts.rights.portable_activities == ("Online shop orders",)
 
 
 # -- purposes, recipients, retention ------------------------------------------------

@@ -103,7 +103,11 @@ def verify_chain(
 ) -> VerifyResult:
     """Walk rows in sequence order and report the first row that does not fit.
 
-    ``head`` is the stored head; ``expected_head`` an anchor kept elsewhere."""
+    ``head`` is the stored head; ``expected_head`` an anchor kept elsewhere,
+    recorded at any earlier time: the chain must still pass through it (row
+    ``expected_head.seq`` has that hash), however many rows came after."""
+    watched = {h.seq for h in (head, expected_head) if h is not None}
+    hashes: dict[int, str] = {0: GENESIS_HASH}
     expected_seq = 1
     prev = GENESIS_HASH
     checked = 0
@@ -123,6 +127,8 @@ def verify_chain(
             return VerifyResult(
                 False, checked, row.seq, f"row {row.seq} was altered (its hash does not match)"
             )
+        if row.seq in watched:
+            hashes[row.seq] = row.hash
         prev = row.hash
         expected_seq += 1
         checked += 1
@@ -134,17 +140,21 @@ def verify_chain(
         if head.seq > last.seq:
             reason = f"rows {last.seq + 1} to {head.seq} were removed from the end"
             return VerifyResult(False, checked, last.seq + 1, reason, last)
-        return VerifyResult(False, checked, head.seq + 1, "the chain head does not match", last)
-    if expected_head is not None and expected_head != last:
+        if hashes.get(head.seq) != head.hash:
+            bad = max(head.seq, 1)
+            return VerifyResult(
+                False, checked, bad, f"row {bad} does not match the chain head", last
+            )
+        reason = f"rows after {head.seq} were added without moving the chain head"
+        return VerifyResult(False, checked, head.seq + 1, reason, last)
+    if expected_head is not None:
         if expected_head.seq > last.seq:
             return VerifyResult(
-                False, checked, last.seq + 1, "rows after the anchored head are missing", last
+                False, checked, last.seq + 1, "rows up to the anchored head are missing", last
             )
-        return VerifyResult(
-            False,
-            checked,
-            expected_head.seq,
-            f"row {expected_head.seq} differs from the anchored head",
-            last,
-        )
+        if hashes.get(expected_head.seq) != expected_head.hash:
+            bad = max(expected_head.seq, 1)
+            return VerifyResult(
+                False, checked, bad, f"row {bad} differs from the anchored head", last
+            )
     return VerifyResult(True, checked, None, None, last)

@@ -157,6 +157,18 @@ def gpc(
         typer.echo(f"objection {objection.ref} recorded (Global Privacy Control)")
 
 
+@consent_app.command("expire")
+def expire(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """Record an "expired" event for every consent whose expiry has passed."""
+    with reporting_errors(as_json=as_json):
+        rt = runtime(ctx)
+        count = rt.ledger.record_expiries(actor=rt.settings.actor)
+    if as_json:
+        emit_json({"expired": count})
+    else:
+        typer.echo(f"{count} consent(s) recorded as expired")
+
+
 @consent_app.command("check")
 def check(
     ctx: typer.Context,

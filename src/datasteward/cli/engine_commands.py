@@ -311,7 +311,7 @@ def subjects_find(
             stored = tx.identities_of(subject_id)
             shown: list[str]
             if reveal:
-                shown = [str(i) for i in rt.directory.reveal(tx, subject_id)]
+                shown = [i.reveal() for i in rt.directory.reveal(tx, subject_id)]
                 tx.audit(
                     at=rt.clock.now(),
                     actor=rt.settings.actor,

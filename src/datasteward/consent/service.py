@@ -195,6 +195,37 @@ class ConsentLedger:
             "actor": actor,
         }
 
+    def record_expiries(self, *, actor: str, batch: int = 1000) -> int:
+        """Append an "expired" event for every consent whose expiry has passed
+        and that nothing has superseded. Decisions already treat such consent
+        as expired; this makes the ledger say so too. Safe to run repeatedly."""
+        total = 0
+        while True:
+            now = self.clock.now()
+            with self.store.transaction() as tx:
+                lapsed = tx.lapsed_consents(now, batch)
+                if not lapsed:
+                    return total
+                rows: list[dict[str, object]] = [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "subject_id": r.subject_id,
+                        "purpose_id": r.purpose_id,
+                        "kind": ConsentKind.EXPIRED.value,
+                        "occurred_at": format_time(r.expires_at or now),
+                        "expires_at": None,
+                        "policy_version": r.policy_version,
+                        "purpose_hash": r.purpose_hash,
+                        "notice_hash": None,
+                        "channel": Channel.STAFF.value,
+                        "source_enc": None,
+                        "actor": actor,
+                    }
+                    for r in lapsed
+                ]
+                tx.append_consent(rows)
+            total += len(rows)
+
     def record_gpc(self, identity: Identity, *, actor: str) -> Objection:
         """A Global Privacy Control signal: an objection by automated means
         (Art. 21(5)) to direct marketing and to sharing with other controllers."""

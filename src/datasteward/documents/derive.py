@@ -7,9 +7,11 @@ the record of processing alike:
   the systems it uses;
 * a transfer is any recipient or system located in a third country
   (:func:`~datasteward.policy.geography.is_third_country`); the notice may say
-  that no data leaves the EEA only when there is none;
+  that no data leaves the EEA only when there is none and no recipient's
+  location is unknown (authorities and successors aside), unless the controller
+  declares that there are no transfers;
 * the legal holds of an activity are those its retention rules name and those
-  whose data categories or datasets it processes;
+  keeping a data category it processes (named, or of a field of a kept dataset);
 * an activity is portable when the policy says so, or by default when one of
   its purposes rests on consent or contract (Art. 20(1)(a));
 * a purpose resting only on consent is voluntary to provide (Art. 13(2)(e));
@@ -74,6 +76,8 @@ _BASIS_LETTERS = {
 }
 _OBJECTABLE_BASES = frozenset({LegalBasis.LEGITIMATE_INTEREST, LegalBasis.PUBLIC_TASK})
 _PORTABLE_BASES = frozenset({LegalBasis.CONSENT, LegalBasis.CONTRACT})
+# Authorities act where the controller is; a successor is only a possibility.
+_LOCAL_ROLES = frozenset({RecipientRole.PUBLIC_AUTHORITY, RecipientRole.SUCCESSOR})
 _ROLE_ORDER = (
     RecipientRole.PROCESSOR,
     RecipientRole.JOINT_CONTROLLER,
@@ -226,10 +230,15 @@ def _transfer(
     )
 
 
-def _hold_fact(hold: LegalHold, idx: _Index) -> HoldFact:
+def _hold_categories(hold: LegalHold, idx: _Index) -> list[str]:
+    """Category ids a hold keeps: named ones and those of its datasets' fields."""
     cats = list(hold.data_categories)
     for ref in hold.datasets:
         cats += idx.dataset_categories(ref.system, ref.dataset)
+    return list(dict.fromkeys(cats))
+
+
+def _hold_fact(hold: LegalHold, idx: _Index) -> HoldFact:
     return HoldFact(
         id=hold.id,
         law=hold.law,
@@ -238,7 +247,7 @@ def _hold_fact(hold: LegalHold, idx: _Index) -> HoldFact:
         period=hold.period,
         anchor=hold.anchor.event,
         anchor_name=hold.anchor.name,
-        categories=_unique([idx.category_name(c) for c in cats]),
+        categories=_unique([idx.category_name(c) for c in _hold_categories(hold, idx)]),
     )
 
 
@@ -260,16 +269,13 @@ def _retention_fact(rule: RetentionRule, idx: _Index) -> RetentionFact:
 
 
 def _holds_of(act: ProcessingActivity, idx: _Index) -> list[LegalHold]:
-    """Holds named by the activity's rules, or keeping its categories or datasets."""
+    """Holds named by the activity's rules, or keeping data categories it processes."""
     named = {h for rid in act.retention if rid in idx.rules for h in idx.rules[rid].legal_holds}
     cats = set(act.data_categories)
-    systems = set(act.systems)
     return [
         h
         for h in idx.policy.legal_holds
-        if h.id in named
-        or cats.intersection(h.data_categories)
-        or any(ref.system in systems for ref in h.datasets)
+        if h.id in named or cats.intersection(_hold_categories(h, idx))
     ]
 
 
@@ -434,6 +440,9 @@ def derive_facts(policy: Policy) -> DocumentFacts:
         sources=_sources(acts),
         recipient_groups=_recipient_groups(recipients),
         transfers=transfers,
+        unlocated=tuple(
+            r.name for r in recipients.values() if r.country is None and r.role not in _LOCAL_ROLES
+        ),
         holds=tuple(_hold_fact(h, idx) for h in policy.legal_holds),
         rights=RightsFact(
             offered=tuple(rights.offered),

@@ -298,7 +298,10 @@ class ChildrenFact:
 
 @dataclass(frozen=True)
 class DocumentFacts:
-    """Everything the notice and the record of processing state."""
+    """Everything the notice and the record of processing state.
+
+    ``unlocated`` names the recipients (authorities and successors aside) whose
+    country the policy does not state."""
 
     version: str
     effective_date: date
@@ -323,7 +326,13 @@ class DocumentFacts:
     security: tuple[str, ...]
     children: tuple[ChildrenFact, ...]
 
+    unlocated: tuple[str, ...]
+
     @property
     def stays_in_eea(self) -> bool:
-        """No recipient and no system is located in a third country."""
-        return not self.transfers
+        """The notice may say that no data leaves the EEA: nothing is located in
+        a third country, and every recipient's location is known (or the
+        controller declares there are no transfers and nothing contradicts it)."""
+        if self.transfers:
+            return False
+        return not self.unlocated or self.declarations.no_third_country_transfers

@@ -42,7 +42,9 @@ class UnsupportedLanguage(StewardError):
 
     code = "unsupported_language"
 
-    def __init__(self, language: str, available: tuple[str, ...]) -> None:
+    def __init__(self, language: str, available: tuple[str, ...] | None = None) -> None:
+        if available is None:
+            available = available_languages()
         listed = ", ".join(available) or "none"
         super().__init__(f"no templates for language '{language}'; available: {listed}")
         self.language = language

@@ -23,8 +23,32 @@ __all__ = ["PathKey", "SourceMap", "format_path", "read_yaml"]
 PathKey = tuple[str | int, ...]
 
 MAX_NODES = 2_000_000
-"""Values one document may expand to; bounds alias bombs ("billion laughs")."""
+"""Values one document may hold."""
+MAX_ALIAS_EXPANSION = 10_000
+"""Values that aliases may repeat; bounds alias bombs ("billion laughs")."""
 MAX_DEPTH = 64
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """A safe loader whose composer refuses deep nesting with a located error
+    instead of exhausting Python's recursion limit."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"the document nests too deeply (over {MAX_DEPTH} levels)",
+                    event.start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def format_path(path: Iterable[str | int]) -> str:
@@ -72,12 +96,28 @@ class _Builder:
         self.constructor = SafeConstructor()
         self.problems: list[Problem] = []
         self.count = 0
+        self.seen: set[int] = set()
+        self.repeated = 0
 
     def loc(self, node: Node) -> Location:
         return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
 
     def build(self, node: Node, path: PathKey) -> Any:
         self.count += 1
+        if id(node) in self.seen:
+            self.repeated += 1
+        else:
+            self.seen.add(id(node))
+        if self.repeated > MAX_ALIAS_EXPANSION:
+            raise PolicyLoadError(
+                [
+                    Problem(
+                        "YAML aliases expand to too many values (an alias bomb?)",
+                        format_path(path),
+                        self.loc(node),
+                    )
+                ]
+            )
         if self.count > MAX_NODES or len(path) > MAX_DEPTH:
             raise PolicyLoadError(
                 [
@@ -94,8 +134,20 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
-            return self.constructor.construct_object(node, deep=True)
+            return self._scalar(node, path)
         raise AssertionError(f"unexpected YAML node {type(node).__name__}")  # pragma: no cover
+
+    def _scalar(self, node: ScalarNode, path: PathKey) -> Any:
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            reason = getattr(exc, "problem", None) or str(exc)
+            self.problems.append(
+                Problem(
+                    f"'{node.value}' cannot be read: {reason}", format_path(path), self.loc(node)
+                )
+            )
+            return None
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -116,7 +168,7 @@ class _Builder:
                     )
                 )
                 continue
-            key = str(self.constructor.construct_object(key_node))
+            key = str(self._scalar(key_node, path))
             child = (*path, key)
             if key in result:
                 first = self.source_map.keys[child]
@@ -139,7 +191,7 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     Raises :class:`PolicyLoadError` for syntax errors, several documents,
     duplicate keys and anchors/aliases that could expand without bound."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
         try:
             node = loader.get_single_node()
         finally:
@@ -149,8 +201,20 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         location = Location(file, mark.line + 1, mark.column + 1) if mark else None
         reason = exc.problem or exc.context or "invalid YAML"
         raise PolicyLoadError([Problem(f"YAML syntax error: {reason}", "", location)]) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        location = Location(
+            file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        )
+        what = repr(exc.character) if isinstance(exc.character, str) else "a byte"
+        raise PolicyLoadError(
+            [Problem(f"{what} is not allowed in YAML ({exc.reason})", "", location)]
+        ) from None
     except yaml.YAMLError as exc:
-        raise PolicyLoadError([Problem(f"YAML error: {exc}", "", Location(file, 1, 1))]) from None
+        message = " ".join(str(exc).split())
+        raise PolicyLoadError(
+            [Problem(f"YAML error: {message}", "", Location(file, 1, 1))]
+        ) from None
     if node is None:
         raise PolicyLoadError([Problem("the file is empty", "", Location(file, 1, 1))])
     builder = _Builder(file)

@@ -358,6 +358,32 @@ class SqlTx:
         ).first()
         return None if row is None else _consent_record(row)
 
+    def lapsed_consents(self, at: datetime, limit: int) -> list[ConsentRecord]:
+        """Consents still "given" as their latest event whose expiry has passed."""
+        later = consent_events.alias("later")
+        newer_exists = (
+            select(later.c.seq)
+            .where(
+                later.c.subject_id == consent_events.c.subject_id,
+                later.c.purpose_id == consent_events.c.purpose_id,
+                later.c.occurred_at >= consent_events.c.occurred_at,
+                later.c.seq > consent_events.c.seq,
+            )
+            .exists()
+        )
+        rows = self.connection.execute(
+            select(*_CONSENT_COLUMNS)
+            .where(
+                consent_events.c.kind == ConsentKind.GIVEN.value,
+                consent_events.c.expires_at.is_not(None),
+                consent_events.c.expires_at <= format_time(at),
+                ~newer_exists,
+            )
+            .order_by(consent_events.c.seq)
+            .limit(limit)
+        )
+        return [_consent_record(r) for r in rows]
+
     def consent_source(self, seq: int) -> bytes | None:
         row = self.connection.execute(
             select(consent_events.c.source_enc).where(consent_events.c.seq == seq)
