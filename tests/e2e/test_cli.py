@@ -86,7 +86,9 @@ def test_notice_to_file_markdown_and_html(tmp_path: Path) -> None:
     md = tmp_path / "notice.md"
     html = tmp_path / "notice.html"
     assert runner.invoke(app, ["notice", str(MINIMAL), "-o", str(md)]).exit_code == 0
-    assert runner.invoke(app, ["notice", str(MINIMAL), "-f", "html", "-o", str(html)]).exit_code == 0
+    assert (
+        runner.invoke(app, ["notice", str(MINIMAL), "-f", "html", "-o", str(html)]).exit_code == 0
+    )
     assert "Zaļā Pļava" in md.read_text(encoding="utf-8")
     page = html.read_text(encoding="utf-8")
     assert page.lstrip().lower().startswith("<!doctype html")

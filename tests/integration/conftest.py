@@ -149,7 +149,9 @@ class Steward:
     def backend(self) -> str:
         return self.engine.dialect.name
 
-    def apply(self, policy_text: str, *, force: bool = False, file: str = "policy.yaml") -> ApplyResult:
+    def apply(
+        self, policy_text: str, *, force: bool = False, file: str = "policy.yaml"
+    ) -> ApplyResult:
         loaded = parse_policy(policy_text, file)
         return apply_policy(self.store, loaded, actor="test:dpo", clock=self.clock, force=force)
 
@@ -195,7 +197,9 @@ class Steward:
             return [dict(r._mapping) for r in result]
 
 
-def build_steward(url: str, engines: Engines, home: Path, keyring: Keyring | None = None) -> Steward:
+def build_steward(
+    url: str, engines: Engines, home: Path, keyring: Keyring | None = None
+) -> Steward:
     """Migrate the store at ``url``, create a key store under ``home``, wire the services."""
     engine = engines.make(url)
     migrate.upgrade(engine)

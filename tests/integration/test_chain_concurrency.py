@@ -1,15 +1,19 @@
 import multiprocessing
-import sys
+from pathlib import Path
+
+import pytest
 
 from tests.integration.conftest import Steward
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def work(q: "multiprocessing.Queue[str]") -> None:
-    q.put(__name__)
+    q.put(__name__ + repr(Steward))
 
 
-def test_probe() -> None:
-    print(__name__, Steward, sys.modules.get("tests"))
+def test_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT))
     ctx = multiprocessing.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=work, args=(q,))

@@ -151,7 +151,14 @@ ANALYTICS = both(
         },
     ),
     add("processing_activities[1].purposes", "analytics"),
-    add("cookies", {"name": "_ga", "provider": "first_party", "purpose": "analytics"}),
+    add(
+        "cookies",
+        {"name": "_ga", "provider": "first_party", "purpose": "analytics", "duration": "P13M"},
+    ),
+)
+BASKET = add(
+    "cookies",
+    {"name": "basket", "provider": "first_party", "purpose": "orders", "strictly_necessary": True},
 )
 HOLD = {
     "id": "accounting-law",
@@ -352,6 +359,13 @@ FIRES = [
         at="purpose: analytics",
         says="cookie '_ga' is not strictly necessary, but its purpose 'analytics' rests on "
         "legitimate_interest instead of consent",
+    ),
+    Case(
+        "DS502",
+        BASKET,
+        "cookies[0]",
+        at="name: basket",
+        says="cookie 'basket' states no lifetime",
     ),
     Case(
         "DS601",
@@ -580,6 +594,7 @@ QUIET = [
     ),
     Case("DS501", both(ANALYTICS, put("cookies[0].strictly_necessary", True))),
     Case("DS501", both(ANALYTICS, put("purposes[2].legal_bases", ["consent"]))),
+    Case("DS502", both(BASKET, put("cookies[0].session", True))),
     Case("DS601", lambda data: None),
     Case("DS602", lambda data: None),
     Case(

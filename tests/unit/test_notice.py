@@ -192,6 +192,7 @@ def rich() -> dict[str, Any]:
             "purpose": "orders",
             "strictly_necessary": True,
             "description": "Keeps your basket.",
+            "session": True,
         },
         {"name": "_stats", "provider": "mailer", "purpose": "analytics", "duration": "P2Y"},
     ]

@@ -465,6 +465,7 @@ def derive_facts(policy: Policy) -> DocumentFacts:
                 provider=_cookie_provider(c.provider, idx),
                 purpose=idx.purpose_name(c.purpose),
                 duration=c.duration,
+                session=c.session,
                 strictly_necessary=c.strictly_necessary,
                 description=c.description,
             )

@@ -275,13 +275,14 @@ class RightsFact:
 
 @dataclass(frozen=True)
 class CookieFact:
-    """A cookie or similar technology; ``provider`` ``None`` means first party,
-    ``duration`` ``None`` a session cookie."""
+    """A cookie or similar technology; ``provider`` ``None`` means first party;
+    ``duration`` ``None`` with ``session`` false means the policy does not say."""
 
     name: str
     provider: str | None
     purpose: str
     duration: IsoDuration | None
+    session: bool
     strictly_necessary: bool
     description: str | None
 

@@ -27,6 +27,21 @@ def _tracking_without_consent(policy: Policy) -> Problems:
         )
 
 
+def _lifetime_unstated(policy: Policy) -> Problems:
+    for i, cookie in enumerate(policy.cookies):
+        if cookie.duration is None and not cookie.session:
+            yield (
+                ("cookies", i),
+                f"cookie '{cookie.name}' states no lifetime: give `duration` (e.g. P13M) "
+                "or `session: true`",
+            )
+        elif cookie.duration is not None and cookie.session:
+            yield (
+                ("cookies", i, "session"),
+                f"cookie '{cookie.name}' is marked as a session cookie but also has a duration",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "DS501",
@@ -36,5 +51,14 @@ RULES: tuple[Rule, ...] = (
         "Analytics, advertising and other non-essential cookies may be set only with the "
         "visitor's prior consent; legitimate interest is not enough.",
         _tracking_without_consent,
+    ),
+    Rule(
+        "DS502",
+        "Cookie lifetime not stated",
+        Severity.WARNING,
+        "Art. 13(2)(a) GDPR",
+        "Visitors must be told how long a cookie keeps its data; a cookie with neither a "
+        "duration nor a session flag leaves them guessing.",
+        _lifetime_unstated,
     ),
 )

@@ -110,7 +110,10 @@ class Cookie(PolicyModel):
     )
     purpose: Reference = Field(description="Purpose id the cookie serves.")
     duration: Duration | None = Field(
-        None, description="Lifetime as ISO 8601; omit for a session cookie."
+        None, description="Lifetime as ISO 8601 (e.g. P13M); omit only with session: true."
+    )
+    session: bool = Field(
+        False, description="Deleted when the browser closes (then no duration is given)."
     )
     strictly_necessary: bool = Field(
         False, description="Strictly necessary for a service the user asked for (no consent)."
