@@ -8,25 +8,22 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from datasteward.audit.chain import ChainHead
 from datasteward.audit.service import CHAIN_NAMES, verify_store
 from datasteward.cli.output import emit_json, reporting_errors
 from datasteward.cli.runtime import Runtime, runtime
-from datasteward.crypto import create_key_file, save_key_file
 from datasteward.errors import EXIT_FINDINGS, InvalidInput, StewardError, UsageError
 from datasteward.identity import Identity, parse_identity
 from datasteward.legaltime.instants import format_time
 from datasteward.policy import load_policy_file
 from datasteward.policy.active import load_active_policy
-from datasteward.policy.apply import apply_policy
-from datasteward.store import migrate
-from datasteward.store.engine import make_engine
-from datasteward.subjects.rotation import rotate_keys
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 __all__ = ["register"]
 
@@ -40,6 +37,10 @@ subjects_app = typer.Typer(help="Find data subjects.", no_args_is_help=True)
 
 def init(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Create the data directory, master key and engine store, or migrate them."""
+    from datasteward.crypto import create_key_file
+    from datasteward.store import migrate
+    from datasteward.store.engine import make_engine
+
     with reporting_errors(as_json=as_json):
         rt = runtime(ctx)
         settings = rt.settings
@@ -96,6 +97,8 @@ def _private_files(home: Path) -> None:
 
 
 def _revision(engine: Engine) -> str | None:
+    from datasteward.store import migrate
+
     try:
         return migrate.current_revision(engine)
     except Exception:
@@ -103,6 +106,8 @@ def _revision(engine: Engine) -> str | None:
 
 
 def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -114,6 +119,8 @@ def policy_apply(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Store a policy as the new active version and show what changed."""
+    from datasteward.policy.apply import apply_policy
+
     with reporting_errors(as_json=as_json):
         rt = runtime(ctx)
         loaded = load_policy_file(path)
@@ -176,6 +183,9 @@ def policy_show(
 @keys_app.command("rotate")
 def keys_rotate(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Add a new master key, make it active, and re-wrap and re-index with it."""
+    from datasteward.crypto import save_key_file
+    from datasteward.subjects.rotation import rotate_keys
+
     with reporting_errors(as_json=as_json):
         rt = runtime(ctx)
         if "STEWARD_SECRET_KEY" in rt.settings.env:

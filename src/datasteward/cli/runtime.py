@@ -1,7 +1,7 @@
 """The composition root for command-line use: settings in, wired services out.
 
 Built lazily per command, so commands that need only a policy file never
-touch the store or the keys."""
+touch (or even import) the store or the keys."""
 
 from __future__ import annotations
 
@@ -9,19 +9,20 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from datasteward.clock import Clock, SystemClock
-from datasteward.consent.service import ConsentLedger
-from datasteward.crypto import Keyring, load_keyring
 from datasteward.errors import StoreError
 from datasteward.settings import Settings
-from datasteward.store import migrate
-from datasteward.store.engine import make_engine
-from datasteward.store.keystore import SqlKeyStore
-from datasteward.store.sql_store import SqlEngineStore
-from datasteward.subjects.service import SubjectDirectory
+
+if TYPE_CHECKING:  # the store and crypto stacks load only for commands that use them
+    from datasteward.consent.service import ConsentLedger
+    from datasteward.crypto import Keyring
+    from datasteward.store.keystore import SqlKeyStore
+    from datasteward.store.sql_store import SqlEngineStore
+    from datasteward.subjects.service import SubjectDirectory
 
 __all__ = ["Runtime", "runtime"]
 
@@ -33,6 +34,10 @@ class Runtime:
 
     @cached_property
     def engine(self) -> SqlEngineStore:
+        from datasteward.store import migrate
+        from datasteward.store.engine import make_engine
+        from datasteward.store.sql_store import SqlEngineStore
+
         engine = make_engine(self.settings.database_url)
         try:
             current = migrate.current_revision(engine)
@@ -46,18 +51,27 @@ class Runtime:
 
     @cached_property
     def keystore(self) -> SqlKeyStore:
+        from datasteward.store.engine import make_engine
+        from datasteward.store.keystore import SqlKeyStore
+
         return SqlKeyStore(make_engine(self.settings.keystore_url, secure_delete=True))
 
     @cached_property
     def keyring(self) -> Keyring:
+        from datasteward.crypto import load_keyring
+
         return load_keyring(env=self.settings.env, key_file=self.settings.key_file)
 
     @cached_property
     def directory(self) -> SubjectDirectory:
+        from datasteward.subjects.service import SubjectDirectory
+
         return SubjectDirectory(self.keyring, self.keystore, self.clock)
 
     @cached_property
     def ledger(self) -> ConsentLedger:
+        from datasteward.consent.service import ConsentLedger
+
         return ConsentLedger(self.engine, self.directory, self.clock)
 
 
