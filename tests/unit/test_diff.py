@@ -291,6 +291,15 @@ def test_consent_purpose_gaining_a_recipient_outside_the_eea() -> None:
     assert gain.affected_purposes == ("newsletter",)
 
 
+def test_undeclared_recipient_is_still_reported_by_id() -> None:
+    """An undeclared recipient is a lint finding, not a load error; the diff copes."""
+    diff = diff_policies(
+        build(), build(append_to("processing_activities", "mailing", "recipients", "ghost"))
+    )
+    gain = only(material(diff))
+    assert gain.summary == "purpose 'newsletter' now also shares data with recipient 'ghost'"
+
+
 def test_recipient_of_a_consent_purpose_moving_outside_the_eea() -> None:
     old = build(
         add("recipients", MAILER_DE),
@@ -485,9 +494,17 @@ def test_consent_purpose_gaining_a_cookie() -> None:
     [
         ({"strictly_necessary": True}, {"strictly_necessary": False}),
         ({"duration": "P1Y"}, {"duration": "P2Y"}),
-        ({"duration": None}, {"duration": "P1D"}),
+        ({"duration": None, "session": True}, {"duration": "P1D"}),
+        ({"duration": None, "session": True}, {"duration": None, "session": False}),
+        ({"duration": "P1M"}, {"duration": None}),
     ],
-    ids=["no longer necessary", "longer", "session to persistent"],
+    ids=[
+        "no longer necessary",
+        "longer",
+        "session to persistent",
+        "session to unstated",
+        "stated to unstated",
+    ],
 )
 def test_cookie_weakened(before: Data, after: Data) -> None:
     diff = diff_policies(
@@ -500,12 +517,30 @@ def test_cookie_weakened(before: Data, after: Data) -> None:
     assert change.reason is not None and "ePrivacy Directive Art. 5(3)" in change.reason
 
 
-def test_cookie_getting_shorter_is_not_material() -> None:
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        ({"duration": "P1Y"}, {"duration": "P6M"}),
+        ({"duration": "P1Y"}, {"duration": None, "session": True}),
+        ({"duration": None}, {"duration": "P6M"}),
+    ],
+    ids=["shorter", "persistent to session", "unstated to stated"],
+)
+def test_cookie_lasting_less_or_stating_its_lifetime_is_not_material(
+    before: Data, after: Data
+) -> None:
+    diff = diff_policies(
+        build(add("cookies", {**PIXEL, **before})), build(add("cookies", {**PIXEL, **after}))
+    )
+    assert diff.changes
+    assert not diff.material
+
+
+def test_cookie_change_names_the_field() -> None:
     diff = diff_policies(
         build(add("cookies", PIXEL)), build(add("cookies", {**PIXEL, "duration": "P6M"}))
     )
     assert only(list(diff.changes)).summary == "cookie '_px': duration 1 year -> 6 months"
-    assert not diff.material
 
 
 # -- purposes and legal bases ------------------------------------------------
@@ -930,6 +965,10 @@ STALING: dict[str, tuple[tuple[Edit, ...], tuple[Edit, ...]]] = {
         (add("cookies", PIXEL),),
     ),
     "cookie longer": ((add("cookies", PIXEL),), (add("cookies", {**PIXEL, "duration": "P2Y"}),)),
+    "cookie lifetime dropped": (
+        (add("cookies", {**PIXEL, "duration": None, "session": True}),),
+        (add("cookies", {**PIXEL, "duration": None}),),
+    ),
     "legal bases": (
         (),
         (set_field("purposes", "newsletter", "legal_bases", ["legitimate_interest"]),),

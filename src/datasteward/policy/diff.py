@@ -99,6 +99,8 @@ class PolicyDiff:
 
 def diff_policies(old: Policy, new: Policy) -> PolicyDiff:
     """Every change from ``old`` to ``new``; identical policies give no change."""
+    if old == new:
+        return PolicyDiff(())
     walk = _Walk(DiffContext(old, new))
     walk.singleton("version", old.version, new.version)
     walk.singleton("effective_date", old.effective_date, new.effective_date)

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from datasteward.legaltime.duration import IsoDuration
-from datasteward.policy.diff_scope import PolicyIndex, Scope, is_consent_purpose, longer
+from datasteward.policy.diff_scope import (
+    PolicyIndex,
+    Scope,
+    cookie_lasts_longer,
+    is_consent_purpose,
+    longer,
+)
 from datasteward.policy.diff_words import FieldChange, quoted
 from datasteward.policy.geography import is_third_country
 from datasteward.policy.model import (
@@ -269,8 +275,9 @@ def _cookie(ctx: DiffContext, old: Cookie, new: Cookie, fc: FieldChange) -> Verd
             "(ePrivacy Directive Art. 5(3))",
             users,
         )
-    grows = new.duration is not None and (old.duration is None or new.duration > old.duration)
-    if fc.name == "duration" and grows:
+    # A longer lifetime is reported once, on the duration when it changed.
+    lifetime = fc.name == "duration" or (fc.name == "session" and old.duration == new.duration)
+    if lifetime and cookie_lasts_longer(old, new):
         return Verdict(
             "the cookie stays on the device longer (ePrivacy Directive Art. 5(3); "
             "storage limitation, Art. 5(1)(e))",

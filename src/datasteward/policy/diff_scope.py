@@ -58,6 +58,7 @@ __all__ = [
     "Retention",
     "Scope",
     "Transfer",
+    "cookie_lasts_longer",
     "is_consent_purpose",
     "longer",
     "purpose_fingerprint",
@@ -85,6 +86,19 @@ def longer(old: IsoDuration | None, new: IsoDuration | None) -> bool:
     if new is None:
         return old is not None
     return old is not None and new > old
+
+
+def cookie_lasts_longer(old: Cookie, new: Cookie) -> bool:
+    """Whether ``new`` stays on the device longer than ``old``.
+
+    A session cookie is the shortest; a cookie with neither a duration nor
+    ``session`` has no stated lifetime and counts as unbounded, like a
+    retention period replaced by criteria."""
+    if new.session and new.duration is None:
+        return False
+    if old.session and old.duration is None:
+        return True
+    return longer(old.duration, new.duration)
 
 
 @dataclass(frozen=True)
@@ -151,6 +165,7 @@ class Scope:
                     "name": c.name,
                     "provider": c.provider,
                     "duration": str(c.duration) if c.duration is not None else None,
+                    "session": c.session,
                     "strictly_necessary": c.strictly_necessary,
                 }
                 for _, c in sorted(self.cookies.items())

@@ -164,7 +164,10 @@ def brief(item: BaseModel) -> str:
         where = f", {item.country}" if item.country else ""
         return f"{item.name}, {item.role.value}{where}"
     if isinstance(item, Cookie):
-        lasts = item.duration.describe() if item.duration is not None else "session"
+        if item.duration is not None:
+            lasts = item.duration.describe()
+        else:
+            lasts = "session" if item.session else "lifetime not stated"
         return f"provider '{item.provider}', purpose '{item.purpose}', {lasts}"
     if isinstance(item, RetentionRule):
         period = item.period.describe() if item.period is not None else "no fixed period"
