@@ -431,6 +431,12 @@ def test_control_character_is_one_line_at_its_place() -> None:
     assert (problem.location.line, problem.location.column) == (12, 15)
 
 
+def test_unknown_key_with_a_line_break_prints_on_one_line() -> None:
+    problem = only_problem(edit(("  time_zone:", '  "time\\nzone": UTC\n  time_zone:')))
+    assert "\n" not in str(problem)
+    assert str(problem).startswith("minimal.yaml:10:3: ")
+
+
 def test_merge_keys_are_refused() -> None:
     problem = only_problem(
         edit(

@@ -318,6 +318,10 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
+TEXTS = {"minimal": MINIMAL_TEXT, "rich": _dump(RICH)}
+"""Unmutated texts: the fixture as written, the rich policy as dumped."""
+
+
 def _assert_loads_or_locates(text: str) -> None:
     try:
         loaded = parse_policy(text, "mutated.yaml")
@@ -354,7 +358,7 @@ def test_structural_mutations(name: str, data: st.DataObject) -> None:
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_truncated_text(name: str, data: st.DataObject) -> None:
-    text = MINIMAL_TEXT if name == "minimal" else _dump(BASES[name])
+    text = TEXTS[name]
     cut = data.draw(st.integers(min_value=0, max_value=len(text)), label="cut")
     _assert_loads_or_locates(text[:cut])
 
@@ -363,7 +367,7 @@ def test_truncated_text(name: str, data: st.DataObject) -> None:
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_inserted_characters(name: str, data: st.DataObject) -> None:
-    text = MINIMAL_TEXT if name == "minimal" else _dump(BASES[name])
+    text = TEXTS[name]
     for _ in range(data.draw(st.integers(min_value=1, max_value=3), label="insertions")):
         at = data.draw(st.integers(min_value=0, max_value=len(text)), label="at")
         inserted = data.draw(
