@@ -46,6 +46,7 @@ __all__ = [
     "StoreError",
     "UsageError",
     "error_body",
+    "one_line",
 ]
 
 EXIT_OK = 0
@@ -66,6 +67,13 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``), so it fits one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One precise problem in an input: where, which policy path, and what."""
@@ -73,6 +81,12 @@ class Problem:
     message: str
     path: str = ""
     location: Location | None = None
+
+    def __post_init__(self) -> None:
+        # One problem is one line: control characters from the input (a key
+        # holding a line break) are shown escaped, never raw.
+        object.__setattr__(self, "message", one_line(self.message))
+        object.__setattr__(self, "path", one_line(self.path))
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""

@@ -36,7 +36,7 @@ BROKEN: dict[str, tuple[str, str, int, int, str]] = {
         "legal_bases: [contract",
         28,
         16,
-        "YAML syntax error: expected ',' or ']', but got ':'",
+        "YAML syntax error: did not find expected ',' or ']'",
     ),
     "bad duration": (
         "period: P5Y",
