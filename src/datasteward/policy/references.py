@@ -23,14 +23,14 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{matches[0]}'?)" if matches else ""
 
 
-def unresolved(kind: str, name: str, choices: Sequence[str]) -> str:
+def unresolved(kind: str, name: str, choices: Sequence[str], where: str = "") -> str:
     """The message for a reference to something not declared."""
     hint = did_you_mean(name, choices)
     if not hint and choices and len(choices) <= 8:
         hint = f" (declared: {', '.join(sorted(set(choices)))})"
     elif not choices:
         hint = f" (no {kind} is declared)"
-    return f"unknown {kind} '{name}'{hint}"
+    return f"unknown {kind} '{name}'{where}{hint}"
 
 
 def _duplicates(
@@ -96,7 +96,10 @@ def check_references(policy: Policy) -> list[tuple[PathKey, str]]:
         found += _refs(act.retention, (*base, "retention"), "retention rule", rules)
 
     for i, cookie in enumerate(p.cookies):
-        found += _refs([cookie.purpose], ("cookies", i, "purpose"), "purpose", purposes)[:1]
+        if cookie.purpose not in set(purposes):
+            found.append(
+                (("cookies", i, "purpose"), unresolved("purpose", cookie.purpose, purposes))
+            )
 
     scoped: tuple[tuple[str, Sequence[RetentionRule | LegalHold]], ...] = (
         ("retention_rules", p.retention_rules),
