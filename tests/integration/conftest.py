@@ -2,10 +2,13 @@
 ``STEWARD_TEST_POSTGRES_URL`` is set (CI sets it; elsewhere those tests skip
 with a one-line reason).
 
-Each PostgreSQL test gets a database of its own, ``steward_t_<random hex>``,
-created over an autocommit connection and dropped afterwards, so tests never
-see each other's rows. Every SQLAlchemy engine a test opens goes through
-:class:`Engines` and is disposed before its database is dropped.
+``store_url`` gives each test an empty database of its own; on PostgreSQL
+that is ``steward_t_<random hex>``, created over an autocommit connection and
+dropped afterwards. Tests of the services share one migrated database per
+module and backend instead (``migrated_store_url``) and start from an emptied
+store, because creating and dropping a PostgreSQL database costs about a
+second. Every SQLAlchemy engine a test opens goes through :class:`Engines`
+and is disposed before its database is dropped.
 
 ``steward`` wires the real services the way the command line does (engine
 store, key store, keyring, subject directory, consent ledger) around a
@@ -20,12 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, create_engine, delete, func, select, text, update
 from sqlalchemy.engine import make_url
 
+from datasteward.audit.chain import GENESIS_HASH
 from datasteward.clock import FixedClock
 from datasteward.consent.model import Channel, ConsentRecord
 from datasteward.consent.service import ConsentLedger
@@ -34,12 +38,16 @@ from datasteward.crypto import Keyring, MasterKey
 from datasteward.identity import Identity, parse_identity
 from datasteward.policy.apply import ApplyResult, apply_policy
 from datasteward.policy.loader import parse_policy
+from datasteward.store import engine as store_engine
 from datasteward.store import migrate
 from datasteward.store.engine import make_engine
 from datasteward.store.keystore import SqlKeyStore
 from datasteward.store.sql_store import SqlEngineStore
-from datasteward.store.tables import KEYSTORE_METADATA, METADATA
+from datasteward.store.tables import KEYSTORE_METADATA, METADATA, chain_heads
 from datasteward.subjects.service import SubjectDirectory
+
+if TYPE_CHECKING:  # spawned worker processes import this module: keep it light
+    from typer.testing import Result
 
 PG_ENV = "STEWARD_TEST_POSTGRES_URL"
 MINIMAL = Path(__file__).resolve().parents[1] / "fixtures" / "minimal.yaml"
@@ -107,11 +115,24 @@ def engines() -> Iterator[Engines]:
         made.dispose_all()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of an empty engine database, on each supported backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'engine.sqlite'}"
+@pytest.fixture(scope="module")
+def module_engines() -> Iterator[Engines]:
+    made = Engines()
+    try:
+        yield made
+    finally:
+        made.dispose_all()
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@contextmanager
+def empty_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of an empty engine database on ``backend``; skips PostgreSQL
+    when no server is configured."""
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / 'engine.sqlite'}"
         return
     admin = postgres_admin_url()
     if admin is None:
@@ -120,14 +141,29 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def policy_variant(**replacements: str) -> str:
-    """The minimal policy with ``old=new`` text replacements (keys are labels)."""
-    text_ = MINIMAL.read_text(encoding="utf-8")
-    for pair in replacements.values():
-        old, new = pair.split("\x00")
-        assert old in text_, old
-        text_ = text_.replace(old, new)
-    return text_
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty engine database, on each supported backend."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """Like ``store_url``, shared by the tests of one module (they must undo their changes)."""
+    with empty_database(request.param, tmp_path_factory.mktemp("store")) as url:
+        yield url
+
+
+def policy_variant(*edits: tuple[str, str]) -> str:
+    """The minimal policy with each ``(old, new)`` text replacement made once."""
+    result = MINIMAL.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert result.count(old) == 1, f"not exactly once in the minimal policy: {old!r}"
+        result = result.replace(old, new)
+    return result
 
 
 @dataclass
@@ -225,10 +261,35 @@ def build_steward(
     )
 
 
+@pytest.fixture(scope="module")
+def migrated_store_url(module_store_url: str, module_engines: Engines) -> str:
+    """A migrated engine database shared by one module's tests, per backend."""
+    migrate.upgrade(module_engines.make(module_store_url))
+    return module_store_url
+
+
+def empty_store(engine: Engine) -> None:
+    """Back to a freshly migrated store: no rows, both chain heads at genesis."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in METADATA.sorted_tables if t is not chain_heads)
+            connection.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(METADATA.sorted_tables):
+                if table is not chain_heads:
+                    connection.execute(delete(table))
+        connection.execute(update(chain_heads).values(seq=0, hash=GENESIS_HASH))
+
+
 @pytest.fixture
-def bare_steward(store_url: str, engines: Engines, tmp_path: Path) -> Steward:
-    """Migrated, no policy applied yet."""
-    return build_steward(store_url, engines, tmp_path)
+def bare_steward(migrated_store_url: str, engines: Engines, tmp_path: Path) -> Steward:
+    """Migrated and empty, with a key store of its own; no policy applied yet.
+
+    The database is shared within the module (creating and dropping one per
+    test costs a second on PostgreSQL) and emptied before each test."""
+    steward = build_steward(migrated_store_url, engines, tmp_path)
+    empty_store(steward.engine)
+    return steward
 
 
 @pytest.fixture
@@ -238,3 +299,40 @@ def steward(bare_steward: Steward) -> Steward:
     result = bare_steward.apply(MINIMAL.read_text(encoding="utf-8"), file=str(MINIMAL))
     assert result.version == 1
     return bare_steward
+
+
+CLEAN_ENV: dict[str, str | None] = {
+    "STEWARD_HOME": None,
+    "STEWARD_DATABASE_URL": None,
+    "STEWARD_KEYSTORE_URL": None,
+    "STEWARD_SECRET_KEY": None,
+    "STEWARD_ACTOR": "test:cli",
+}
+"""The environment every command-line run gets: nothing from the developer's shell."""
+
+
+class CliRun(Protocol):
+    def __call__(
+        self, *args: str, database_url: str | None = None, env: dict[str, str | None] | None = None
+    ) -> Result: ...
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, engines: Engines, tmp_path: Path) -> Iterator[CliRun]:
+    """Run ``steward --home <tmp> ARGS``; its engines are disposed after the test."""
+    from typer.testing import CliRunner
+
+    from datasteward.cli.main import app
+
+    # Commands import ``make_engine`` when they run: hand them the tracking one.
+    monkeypatch.setattr(store_engine, "make_engine", engines.make)
+    runner = CliRunner()
+    home = tmp_path / "cli-home"
+
+    def run(
+        *args: str, database_url: str | None = None, env: dict[str, str | None] | None = None
+    ) -> Result:
+        environment = {**CLEAN_ENV, "STEWARD_DATABASE_URL": database_url, **(env or {})}
+        return runner.invoke(app, ["--home", str(home), *args], env=environment)
+
+    yield run

@@ -42,7 +42,10 @@ class Runtime:
         try:
             current = migrate.current_revision(engine)
         except Exception as exc:
-            raise StoreError(f"cannot open the engine store: {type(exc).__name__}") from None
+            raise StoreError(
+                f"cannot open the engine store ({type(exc).__name__}): run `steward init` "
+                "to create it, or check --home and STEWARD_DATABASE_URL"
+            ) from None
         if current != migrate.head_revision():
             raise StoreError(
                 "the engine store is not initialised or not migrated: run `steward init`"

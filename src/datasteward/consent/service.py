@@ -123,9 +123,9 @@ class ConsentLedger:
         now = self.clock.now()
         with self.store.transaction() as tx:
             active = load_active_policy(tx)
-            rows: list[dict[str, object]] = []
-            for request in requests:
-                rows.append(self._row(tx, active, request, now, actor))
+            for request in requests:  # every check before the first write
+                self._check(tx, active, request, now)
+            rows = [self._row(tx, active, request, now, actor) for request in requests]
             linked = tx.append_consent(rows)
         return [
             ConsentRecord(
@@ -145,9 +145,14 @@ class ConsentLedger:
             for row, request in zip(linked, requests, strict=True)
         ]
 
-    def _row(
-        self, tx: EngineTx, active: ActivePolicy, request: ConsentRequest, now: datetime, actor: str
-    ) -> dict[str, object]:
+    def _check(
+        self, tx: EngineTx, active: ActivePolicy, request: ConsentRequest, now: datetime
+    ) -> None:
+        """Refuse a request that cannot be recorded; reads only, writes nothing.
+
+        Run for every request of a batch before any row is built, because
+        building a row for a new person writes their data key to the key
+        store, which a rolled-back transaction would not take back."""
         purpose = active.purpose(request.purpose_id)
         if "consent" not in active.rules[purpose.id].bases:
             bases = ", ".join(b.value for b in purpose.legal_bases) or "no basis"
@@ -160,10 +165,11 @@ class ConsentLedger:
             raise InvalidInput(f"the event time {format_time(when)} is in the future")
         if request.expires_at is not None and request.expires_at <= when:
             raise InvalidInput("the expiry must be later than the event")
+        if request.source is not None:
+            request.source.minimised()  # refuses an IP address that is not one
         if request.kind is ConsentKind.GIVEN:
-            subject_id, _ = self.directory.resolve(tx, request.identity, actor=actor)
-        else:
-            subject_id = self.directory.require(tx, request.identity)
+            return
+        subject_id = self.directory.require(tx, request.identity)
         if request.kind is ConsentKind.WITHDRAWN:
             latest = tx.latest_consent(subject_id, purpose.id, when)
             if latest is None or latest.kind is not ConsentKind.GIVEN:
@@ -171,6 +177,16 @@ class ConsentLedger:
                 raise Conflict(
                     f"nothing to withdraw: consent to '{purpose.id}' is {state} for this subject"
                 )
+
+    def _row(
+        self, tx: EngineTx, active: ActivePolicy, request: ConsentRequest, now: datetime, actor: str
+    ) -> dict[str, object]:
+        purpose = active.purpose(request.purpose_id)
+        when = request.occurred_at or now
+        if request.kind is ConsentKind.GIVEN:
+            subject_id, _ = self.directory.resolve(tx, request.identity, actor=actor)
+        else:
+            subject_id = self.directory.require(tx, request.identity)
         event_id = str(uuid.uuid4())
         source_enc = None
         if request.source is not None:

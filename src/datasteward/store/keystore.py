@@ -53,9 +53,20 @@ class SqlKeyStore:
                 .values(wrapped=None, destroyed_at=format_time(at))
             )
         if self.engine.dialect.name == "sqlite":
-            with self.engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._checkpoint()
         return bool(result.rowcount)
+
+    def _checkpoint(self) -> None:
+        """Move the WAL into the file and empty it, so the old key bytes are
+        overwritten (secure_delete) rather than left in the log. Runs outside
+        any transaction: SQLite refuses a checkpoint inside one."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.close()
+        finally:
+            raw.close()
 
     def all_keys(self) -> list[StoredSubjectKey]:
         with self.engine.connect() as connection:

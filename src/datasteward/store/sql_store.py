@@ -394,7 +394,7 @@ class SqlTx:
         rows = self.connection.execute(
             select(objections)
             .where(objections.c.subject_id == subject_id)
-            .order_by(objections.c.created_at)
+            .order_by(objections.c.created_at, objections.c.id)
         )
         return [_objection(r) for r in rows]
 
@@ -435,7 +435,7 @@ class SqlTx:
         rows = self.connection.execute(
             select(objections)
             .where(objections.c.subject_id.in_(list(subject_ids)))
-            .order_by(objections.c.created_at)
+            .order_by(objections.c.created_at, objections.c.id)
         )
         for r in rows:
             found.setdefault(r.subject_id, []).append(_objection(r))
@@ -444,9 +444,11 @@ class SqlTx:
     def restrictions_for(self, subject_ids: Sequence[str]) -> dict[str, Restriction]:
         found: dict[str, Restriction] = {}
         rows = self.connection.execute(
-            select(restrictions).where(
+            select(restrictions)
+            .where(
                 restrictions.c.subject_id.in_(list(subject_ids)), restrictions.c.lifted_at.is_(None)
             )
+            .order_by(restrictions.c.since, restrictions.c.id)  # the earliest, as restriction_of
         )
         for r in rows:
             found.setdefault(r.subject_id, Restriction(ref=r.id, since=parse_time(r.since)))
@@ -458,7 +460,7 @@ class SqlTx:
             .where(
                 and_(restrictions.c.subject_id == subject_id, restrictions.c.lifted_at.is_(None))
             )
-            .order_by(restrictions.c.since)
+            .order_by(restrictions.c.since, restrictions.c.id)
             .limit(1)
         ).first()
         return None if row is None else Restriction(ref=row.id, since=parse_time(row.since))
@@ -482,7 +484,12 @@ class SqlEngineStore:
     def reading(self) -> Iterator[SqlTx]:
         try:
             with self.engine.connect() as connection:
-                connection = connection.execution_options(**READONLY)
+                options: dict[str, Any] = dict(READONLY)
+                if connection.dialect.name != "sqlite":
+                    # One snapshot for every statement: PostgreSQL's default READ
+                    # COMMITTED would let a chain's rows run past the head read first.
+                    options["isolation_level"] = "REPEATABLE READ"
+                connection = connection.execution_options(**options)
                 with connection.begin():
                     yield SqlTx(connection)
         except (OperationalError, ProgrammingError) as exc:
