@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from datasteward.legaltime.instants import format_time, parse_time
 from datasteward.ports import StoredSubjectKey
@@ -80,6 +80,11 @@ class SqlKeyStore:
                 )
                 for r in rows
             ]
+
+    def discard(self, subject_id: str) -> None:
+        """Remove a key that was never used (its subject lost a creation race)."""
+        with self.engine.begin() as connection:
+            connection.execute(delete(subject_keys).where(subject_keys.c.subject_id == subject_id))
 
     def rewrap(self, subject_id: str, kid: str, wrapped: bytes) -> None:
         with self.engine.begin() as connection:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, desc, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from datasteward.audit.chain import ChainHead, ChainRow
 from datasteward.consent.model import (
@@ -250,6 +250,23 @@ class SqlTx:
         self.connection.execute(
             insert(subjects).values(id=subject_id, created_at=format_time(at), shredded_at=None)
         )
+
+    def claim_subject(self, subject_id: str, identity: StoredIdentity, at: datetime) -> str:
+        """Create the subject with its first identity, unless a concurrent
+        transaction created that identity first: then return that subject.
+
+        The insert runs in a savepoint, so losing the race (a unique
+        violation on the blind index) leaves the outer transaction usable."""
+        try:
+            with self.connection.begin_nested():
+                self.create_subject(subject_id, at)
+                self.add_identity(identity, at)
+            return subject_id
+        except IntegrityError:
+            existing = self.find_subject(identity.kind, [identity.blind_index])
+            if existing is None:
+                raise
+            return existing
 
     def subject_exists(self, subject_id: str) -> bool:
         return (

@@ -60,8 +60,10 @@ class SubjectDirectory:
             self.keyring.wrap_data_key(data_key, subject_id),
             now,
         )
-        tx.create_subject(subject_id, now)
-        self._store_identity(tx, subject_id, identity, data_key, now)
+        winner = tx.claim_subject(subject_id, self._stored(subject_id, identity, data_key), now)
+        if winner != subject_id:  # another transaction created this person first
+            self.keystore.discard(subject_id)
+            return winner, False
         tx.audit(
             at=now,
             actor=actor,
@@ -94,19 +96,19 @@ class SubjectDirectory:
     def _store_identity(
         self, tx: EngineTx, subject_id: str, identity: Identity, data_key: bytes, now: datetime
     ) -> None:
-        tx.add_identity(
-            StoredIdentity(
-                subject_id=subject_id,
-                kind=identity.kind,
-                blind_index=self.keyring.blind_index(identity.kind, identity.value),
-                index_kid=self.keyring.active_kid,
-                value_enc=seal(
-                    data_key,
-                    identity.value.encode("utf-8"),
-                    aad=_identity_aad(subject_id, identity.kind),
-                ),
+        tx.add_identity(self._stored(subject_id, identity, data_key), now)
+
+    def _stored(self, subject_id: str, identity: Identity, data_key: bytes) -> StoredIdentity:
+        return StoredIdentity(
+            subject_id=subject_id,
+            kind=identity.kind,
+            blind_index=self.keyring.blind_index(identity.kind, identity.value),
+            index_kid=self.keyring.active_kid,
+            value_enc=seal(
+                data_key,
+                identity.value.encode("utf-8"),
+                aad=_identity_aad(subject_id, identity.kind),
             ),
-            now,
         )
 
     def data_key(self, subject_id: str) -> bytes:
