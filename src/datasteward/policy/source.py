@@ -86,7 +86,9 @@ def _at(mark: Any) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1)
 
 
-_NOT_YAML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+_NOT_YAML_TEXT = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
+)
 """Characters YAML does not allow in a stream (YAML 1.1, section 5.1)."""
 
 
@@ -269,7 +271,7 @@ def read_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         before = text[: bad.start()]
         where = Location(file, before.count("\n") + 1, bad.start() - before.rfind("\n"))
         raise PolicyLoadError(
-            [Problem(f"{bad.group()!r} is a control character, not allowed in YAML", "", where)]
+            [Problem(f"{bad.group()!r} is not a character allowed in YAML", "", where)]
         )
     loader = _Loader(text)
     builder = _EventBuilder(loader, file)
