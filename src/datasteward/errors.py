@@ -16,6 +16,7 @@ parsing messages::
     │   ├── KeyUnavailable            no master key, unreadable key file, destroyed subject key
     │   └── DecryptionFailed          wrong key or tampered ciphertext
     ├── InvalidInput                  a value that cannot be acted on (wrong basis, bad time)
+    │   └── OperatorError             (fulfilment) a cell an erasure action cannot take
     ├── NotFound                      an id that names nothing (subject, purpose, request)
     ├── Conflict                      the state forbids the action (nothing to withdraw, ...)
     └── StoreError                    the engine store is missing, not migrated or unreachable

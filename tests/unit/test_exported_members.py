@@ -23,6 +23,7 @@ PUBLIC_MODULES = [
     "datasteward.consent",
     "datasteward.audit",
     "datasteward.subjects",
+    "datasteward.fulfilment",
 ]
 
 

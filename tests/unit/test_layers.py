@@ -10,7 +10,17 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "datasteward"
 
-DOMAIN = ["legaltime", "policy", "lint", "documents", "identity", "consent", "audit", "subjects"]
+DOMAIN = [
+    "legaltime",
+    "policy",
+    "lint",
+    "documents",
+    "identity",
+    "consent",
+    "audit",
+    "subjects",
+    "fulfilment",
+]
 FORBIDDEN_IN_DOMAIN = {
     "sqlalchemy",
     "alembic",
