@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 OUT := out
+STEWARD_DEMO = env -u STEWARD_HOME -u STEWARD_DATABASE_URL -u STEWARD_KEYSTORE_URL \
+	-u STEWARD_SECRET_KEY $(BIN)/steward --home $(OUT)/demo-home
 
 .PHONY: demo test check lint typecheck bench clean
 
@@ -25,7 +27,18 @@ demo: $(STAMP)
 	@echo "== notice and record of processing written:"
 	@ls -1 $(OUT)/korte-*
 	@echo "== first lines of the notice:"
-	@head -n 20 $(OUT)/korte-notice.md
+	@head -n 12 $(OUT)/korte-notice.md
+	@echo
+	@echo "== the engine on the embedded default (SQLite in $(OUT)/demo-home): consent you can prove"
+	@rm -rf $(OUT)/demo-home
+	@$(STEWARD_DEMO) init
+	@$(STEWARD_DEMO) policy apply examples/shop/policy.yaml
+	@$(STEWARD_DEMO) consent give --subject email:Ana.Berzina@example.com --purpose newsletter --channel form --ip 203.0.113.77
+	@$(STEWARD_DEMO) consent check --subject email:ana.berzina@example.com --purpose newsletter
+	@$(STEWARD_DEMO) consent withdraw --subject email:ana.berzina@example.com --purpose newsletter --channel email
+	@$(STEWARD_DEMO) consent check --subject email:ana.berzina@example.com --purpose newsletter
+	@$(STEWARD_DEMO) consent check --subject email:ana.berzina@example.com --purpose orders
+	@$(STEWARD_DEMO) audit verify
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -92,9 +92,18 @@ def _documented(name: str) -> set[tuple[str, str]]:
     return {(code, severity) for code, severity in LINT_ROW.findall(section)}
 
 
-def test_every_example_directory_is_a_known_seed() -> None:
+INVENTED = ["shop"]
+"""Examples of invented controllers (the generated test shop), not seeds."""
+
+
+def test_every_example_directory_is_a_seed_or_an_invented_shop() -> None:
     found = sorted(p.parent.name for p in EXAMPLES.glob("*/policy.yaml"))
-    assert found == NAMES
+    assert found == sorted(NAMES + INVENTED)
+
+
+def test_the_invented_shop_lints_clean() -> None:
+    loaded = load_policy_file(EXAMPLES / "shop" / "policy.yaml")
+    assert lint_policy(loaded) == []
 
 
 @pytest.mark.parametrize("name", NAMES)
