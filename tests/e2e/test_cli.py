@@ -162,3 +162,19 @@ def test_schema_rejects_an_unknown_key() -> None:
     data = json.loads(json.dumps(yaml.safe_load(MINIMAL.read_text()), default=str))
     data["controler"] = {}
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(data))
+
+
+def test_shop_generate_loads_a_deterministic_shop(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
+    first = runner.invoke(app, ["shop", "generate", "--rows", "3000", "--url", url, "--json"])
+    assert first.exit_code == 0, first.stderr
+    body = json.loads(first.stdout)
+    assert sum(body["rows"].values()) == 3000
+    assert url not in first.stdout
+    again = runner.invoke(app, ["shop", "generate", "--rows", "3000", "--url", url])
+    assert again.exit_code == 3
+    replaced = runner.invoke(
+        app, ["shop", "generate", "--rows", "3000", "--url", url, "--replace", "--json"]
+    )
+    assert replaced.exit_code == 0
+    assert json.loads(replaced.stdout)["sample_subjects"] == body["sample_subjects"]

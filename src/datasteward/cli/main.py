@@ -9,6 +9,7 @@ import typer
 from datasteward import __version__
 from datasteward.cli import engine_commands, policy_commands
 from datasteward.cli.consent_commands import consent_app
+from datasteward.cli.shop_commands import shop_app
 
 app = typer.Typer(
     name="steward",
@@ -43,6 +44,7 @@ def main(
 policy_commands.register(app)
 engine_commands.register(app)
 app.add_typer(consent_app, name="consent")
+app.add_typer(shop_app, name="shop")
 
 
 def run() -> None:
