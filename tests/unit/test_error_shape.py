@@ -6,6 +6,9 @@ import json
 
 import pytest
 
+import datasteward.documents
+import datasteward.fulfilment
+import datasteward.packages
 from datasteward import errors
 from datasteward.errors import (
     InvalidIdentity,
@@ -34,6 +37,8 @@ def _instance(cls: type[StewardError]) -> StewardError:
         return cls([Problem("bad", "purposes[0]", Location("p.yaml", 3, 7))])
     if issubclass(cls, InvalidIdentity):
         return cls("email", "'ana@@example' is not an email address")
+    if issubclass(cls, datasteward.fulfilment.OperatorError):
+        return cls("ip_address", "str", action="truncate_ip", reason="not an IP address")
     if issubclass(cls, NotFound):
         return cls("purpose", "newsleter", " (did you mean 'newsletter'?)")
     return cls("something precise went wrong")

@@ -24,6 +24,7 @@ PUBLIC_MODULES = [
     "datasteward.audit",
     "datasteward.subjects",
     "datasteward.fulfilment",
+    "datasteward.packages",
 ]
 
 

@@ -20,6 +20,7 @@ DOMAIN = [
     "audit",
     "subjects",
     "fulfilment",
+    "packages",
 ]
 FORBIDDEN_IN_DOMAIN = {
     "sqlalchemy",
