@@ -25,6 +25,7 @@ PUBLIC_MODULES = [
     "datasteward.subjects",
     "datasteward.fulfilment",
     "datasteward.packages",
+    "datasteward.connectors",
 ]
 
 
