@@ -18,7 +18,7 @@ parsing messages::
     ├── InvalidInput                  a value that cannot be acted on (wrong basis, bad time)
     │   └── OperatorError             (fulfilment) a cell an erasure action cannot take
     ├── NotFound                      an id that names nothing (subject, purpose, request)
-    ├── ConnectorError                (connectors) a company system is unreachable or unlike its policy
+    ├── ConnectorError                (connectors) a system is unreachable or unlike its policy
     ├── Conflict                      the state forbids the action (nothing to withdraw, ...)
     └── StoreError                    the engine store is missing, not migrated or unreachable
 
