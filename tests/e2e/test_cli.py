@@ -178,3 +178,31 @@ def test_shop_generate_loads_a_deterministic_shop(tmp_path: Path) -> None:
     )
     assert replaced.exit_code == 0
     assert json.loads(replaced.stdout)["sample_subjects"] == body["sample_subjects"]
+
+
+def test_systems_check_on_the_generated_shop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.sqlite'}"
+    assert runner.invoke(app, ["shop", "generate", "--rows", "2000", "--url", url]).exit_code == 0
+    policy = ROOT / "examples" / "shop" / "policy.yaml"
+    monkeypatch.setenv("SHOP_DATABASE_URL", url)
+    result = runner.invoke(app, ["systems", "check", "--policy", str(policy), "--json"])
+    assert result.exit_code == 0, result.stdout
+    body = json.loads(result.stdout)
+    assert body["ok"] is True
+    assert body["systems"][0]["problems"] == []
+    broken = tmp_path / "policy.yaml"
+    broken.write_text(
+        policy.read_text(encoding="utf-8").replace(
+            "{name: line1, category: address", "{name: street_line, category: address"
+        ),
+        encoding="utf-8",
+    )
+    failed = runner.invoke(app, ["systems", "check", "--policy", str(broken)])
+    assert failed.exit_code == 1
+    assert "street_line" in failed.stdout
+    monkeypatch.delenv("SHOP_DATABASE_URL")
+    missing = runner.invoke(app, ["systems", "check", "--policy", str(policy)])
+    assert missing.exit_code == 2
+    assert "SHOP_DATABASE_URL" in missing.stderr

@@ -10,6 +10,7 @@ from datasteward import __version__
 from datasteward.cli import engine_commands, policy_commands
 from datasteward.cli.consent_commands import consent_app
 from datasteward.cli.shop_commands import shop_app
+from datasteward.cli.systems_commands import systems_app
 
 app = typer.Typer(
     name="steward",
@@ -45,6 +46,7 @@ policy_commands.register(app)
 engine_commands.register(app)
 app.add_typer(consent_app, name="consent")
 app.add_typer(shop_app, name="shop")
+app.add_typer(systems_app, name="systems")
 
 
 def run() -> None:
