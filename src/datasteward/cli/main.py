@@ -9,6 +9,7 @@ import typer
 from datasteward import __version__
 from datasteward.cli import engine_commands, policy_commands
 from datasteward.cli.consent_commands import consent_app
+from datasteward.cli.fulfil_commands import fulfil_app
 from datasteward.cli.shop_commands import shop_app
 from datasteward.cli.systems_commands import systems_app
 
@@ -47,6 +48,7 @@ engine_commands.register(app)
 app.add_typer(consent_app, name="consent")
 app.add_typer(shop_app, name="shop")
 app.add_typer(systems_app, name="systems")
+app.add_typer(fulfil_app, name="fulfil")
 
 
 def run() -> None:
