@@ -18,12 +18,15 @@ from datasteward.consent.model import ConsentRecord, Objection, Restriction
 
 __all__ = [
     "AuditEntry",
+    "ConnectorFactory",
     "EngineStore",
     "EngineTx",
+    "ErasureOutcome",
     "KeyStore",
     "StoredIdentity",
     "StoredPolicy",
     "StoredSubjectKey",
+    "SystemConnector",
 ]
 
 
@@ -162,6 +165,45 @@ class EngineStore(Protocol):
     def chain_rows(
         self, chain: str
     ) -> AbstractContextManager[tuple[ChainHead, Iterator[ChainRow]]]: ...
+
+
+class ErasureOutcome(Protocol):
+    """What erasing one dataset did (the connector's result)."""
+
+    @property
+    def rows_matched(self) -> int: ...
+    @property
+    def rows_deleted(self) -> int: ...
+    @property
+    def changed(self) -> Mapping[str, int]: ...
+    @property
+    def refused(self) -> Mapping[str, int]: ...
+
+
+class SystemConnector(Protocol):
+    """A connection to one company system (``datasteward.connectors.SqlConnector``).
+
+    ``connect`` yields an opaque connection that the other methods take; all
+    work done with it commits or rolls back together."""
+
+    def connect(self, *, readonly: bool = False) -> AbstractContextManager[Any]: ...
+    def columns(self, dataset: str) -> Mapping[str, Any]: ...
+    def reflection(self) -> Any: ...
+    def count_rows(self, conn: Any, scope: Any, identities: Any) -> Mapping[str, int]: ...
+    def stream_rows(
+        self, conn: Any, scope: Any, dataset: str, identities: Any, columns: Sequence[str]
+    ) -> Iterator[dict[str, Any]]: ...
+    def apply_erasure(
+        self, conn: Any, scope: Any, dataset: str, identities: Any, actions: Any
+    ) -> ErasureOutcome: ...
+    def close(self) -> None: ...
+
+
+class ConnectorFactory(Protocol):
+    """Builds the connector of a system, or returns None when the system has
+    no connection configured (its URL variable is unset)."""
+
+    def __call__(self, system: Any, /) -> SystemConnector | None: ...
 
 
 class KeyStore(Protocol):

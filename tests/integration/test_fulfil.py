@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from datasteward.clock import FixedClock
+from datasteward.connectors import sql_connectors
 from datasteward.crypto import Keyring, MasterKey
 from datasteward.fulfilment.plan import PlanKind
 from datasteward.fulfilment.service import Fulfilment, PlanRefused, erasure_hash_key
@@ -137,7 +138,7 @@ def keyring() -> Keyring:
 def _service(url: str, policy: Policy, keyring: Keyring, home: Path) -> Fulfilment:
     return Fulfilment(
         policy,
-        env={"SHOP_DATABASE_URL": url},
+        connectors=sql_connectors({"SHOP_DATABASE_URL": url}),
         keyring=keyring,
         home=home,
         clock=FixedClock(NOW),

@@ -8,6 +8,7 @@ import pytest
 
 import datasteward.documents
 import datasteward.fulfilment
+import datasteward.fulfilment.service
 import datasteward.packages
 from datasteward import errors
 from datasteward.errors import (
@@ -39,6 +40,10 @@ def _instance(cls: type[StewardError]) -> StewardError:
         return cls("email", "'ana@@example' is not an email address")
     if issubclass(cls, datasteward.fulfilment.OperatorError):
         return cls("ip_address", "str", action="truncate_ip", reason="not an IP address")
+    if issubclass(cls, datasteward.fulfilment.service.PlanRefused):
+        from datasteward.fulfilment.plan import Plan, PlanKind
+
+        return cls(Plan(PlanKind.ERASURE))
     if issubclass(cls, NotFound):
         return cls("purpose", "newsleter", " (did you mean 'newsletter'?)")
     return cls("something precise went wrong")

@@ -52,12 +52,13 @@ def _policy(ctx: typer.Context, path: Path | None) -> Policy:
 
 
 def _service(ctx: typer.Context, policy: Policy) -> Fulfilment:
+    from datasteward.connectors import sql_connectors
     from datasteward.fulfilment.service import Fulfilment, erasure_hash_key
 
     rt = runtime(ctx)
     return Fulfilment(
         policy,
-        env=rt.settings.env,
+        connectors=sql_connectors(rt.settings.env),
         keyring=rt.keyring,
         home=rt.settings.home,
         clock=rt.clock,

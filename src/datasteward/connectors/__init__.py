@@ -17,7 +17,13 @@ from datasteward.connectors.compile import (
     subject_select,
 )
 from datasteward.connectors.reflect import ConnectorError, Reflection, column_kind, reflect_system
-from datasteward.connectors.sql import DEFAULT_BATCH, ErasureResult, SqlConnector, erasure_order
+from datasteward.connectors.sql import (
+    DEFAULT_BATCH,
+    ErasureResult,
+    SqlConnector,
+    erasure_order,
+    sql_connectors,
+)
 
 __all__ = [
     "DEFAULT_BATCH",
@@ -34,6 +40,7 @@ __all__ = [
     "erasure_order",
     "identity_values",
     "reflect_system",
+    "sql_connectors",
     "subject_keys_select",
     "subject_select",
 ]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterator, Mapping, MutableSequence, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableSequence, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -725,3 +725,17 @@ def _sqlite_rules(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sql_connectors(env: Mapping[str, str]) -> Callable[[System], SqlConnector | None]:
+    """A connector factory for the fulfilment use case: each system's
+    connector from the URL in ``env``, or None when that URL is not set (the
+    plan then reports the system as not checked)."""
+
+    def build(system: System) -> SqlConnector | None:
+        try:
+            return SqlConnector.from_env(system, env)
+        except ConnectorError:
+            return None
+
+    return build

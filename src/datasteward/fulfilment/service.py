@@ -9,7 +9,7 @@ is read or changed: a request is either carried out as the policy says or
 not at all, never half-done and reported as done.
 
 Erasure runs per system in one transaction, datasets in
-:func:`~datasteward.connectors.erasure_order` (children before parents). A
+:func:`erasure_order` (children before parents). A
 field the plan keeps under a legal hold is reported as kept with the hold,
 for the whole hold: the engine does not yet split a dataset's rows by the
 hold's anchor date (see docs/fulfilment.md).
@@ -22,12 +22,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from datasteward.clock import Clock
-from datasteward.connectors import ConnectorError, ErasureResult, SqlConnector, erasure_order
 from datasteward.crypto import Keyring
-from datasteward.errors import Conflict, Problem
+from datasteward.errors import Conflict, Problem, StewardError
 from datasteward.fulfilment.columns import ColumnInfo
 from datasteward.fulfilment.fields import operator_for
 from datasteward.fulfilment.locate import SubjectScope, locate
@@ -54,11 +53,32 @@ from datasteward.packages import (
     write_portability_package,
 )
 from datasteward.policy.model import ConnectorKind, Policy, System
+from datasteward.ports import ConnectorFactory, ErasureOutcome, SystemConnector
 
-if TYPE_CHECKING:
-    from sqlalchemy import Connection
+Connection = Any
+"""The connector's opaque connection (an SQLAlchemy Connection for SQL systems)."""
 
-__all__ = ["HASH_KEY_KIND", "Fulfilment", "PlanRefused", "erasure_hash_key"]
+
+class SystemUnavailable(StewardError):
+    """A system the plan covers cannot be reached now."""
+
+    code = "system_unavailable"
+
+
+def erasure_order(scope: SubjectScope) -> list[str]:
+    """Datasets children first: the reverse of the locator order, so that no
+    dataset loses the parent rows its sub-select needs before it is erased."""
+    return [locator.dataset for locator in reversed(scope.locators)]
+
+
+__all__ = [
+    "HASH_KEY_KIND",
+    "Fulfilment",
+    "PlanRefused",
+    "SystemUnavailable",
+    "erasure_hash_key",
+    "erasure_order",
+]
 
 HASH_KEY_KIND = "erasure-hash-key"
 """Blind-index namespace the erasure hash key is derived in."""
@@ -93,7 +113,7 @@ class _Target:
     """One connected system with the subject's scope in it."""
 
     system: System
-    connector: SqlConnector
+    connector: SystemConnector
     scope: SubjectScope
 
 
@@ -107,23 +127,24 @@ class Fulfilment:
         self,
         policy: Policy,
         *,
-        env: Mapping[str, str],
+        connectors: ConnectorFactory,
         keyring: Keyring,
         home: Path,
         clock: Clock,
         hash_key: bytes,
     ) -> None:
         self.policy = policy
-        self.env = env
+        self.connector_factory = connectors
         self.keyring = keyring
         self.home = home
         self.clock = clock
         self.hash_key = hash_key
-        self._connectors: dict[str, SqlConnector] = {}
+        self._connectors: dict[str, SystemConnector | None] = {}
 
     def close(self) -> None:
         for connector in self._connectors.values():
-            connector.close()
+            if connector is not None:
+                connector.close()
         self._connectors.clear()
 
     def __enter__(self) -> Fulfilment:
@@ -289,25 +310,21 @@ class Fulfilment:
     def _connected_systems(self) -> list[System]:
         return [s for s in self.policy.systems if s.connector is not ConnectorKind.MANUAL]
 
-    def _connector(self, system: System) -> SqlConnector | None:
+    def _connector(self, system: System) -> SystemConnector | None:
         """The system's connector, or None when its URL is not configured
         (the plan then says the system was not checked)."""
         if system.id not in self._connectors:
-            try:
-                self._connectors[system.id] = SqlConnector.from_env(system, self.env)
-            except ConnectorError:
-                return None
+            self._connectors[system.id] = self.connector_factory(system)
         return self._connectors[system.id]
 
     def _target(self, system_id: str, kinds: set[str]) -> _Target:
         system = self.policy.system(system_id)
         if system is None:  # pragma: no cover - plans only name the policy's systems
-            raise ConnectorError(f"unknown system '{system_id}'", system=system_id)
+            raise SystemUnavailable(f"unknown system '{system_id}'")
         connector = self._connector(system)
         if connector is None:
-            raise ConnectorError(
-                f"system '{system_id}' has no connection URL; the plan would have said so",
-                system=system_id,
+            raise SystemUnavailable(
+                f"system '{system_id}' has no connection URL; the plan would have said so"
             )
         return _Target(system, connector, locate(system, kinds))
 
@@ -326,7 +343,7 @@ def _system_problems(system_plan: SystemPlan) -> bool:
 
 
 def _erased(
-    dataset_plan: DatasetPlan, actions: Sequence[tuple[str, Operator]], result: ErasureResult
+    dataset_plan: DatasetPlan, actions: Sequence[tuple[str, Operator]], result: ErasureOutcome
 ) -> DatasetErasure:
     kept = tuple(
         KeptField(f.name, f.hold)
