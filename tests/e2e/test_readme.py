@@ -25,7 +25,7 @@ def _commands() -> list[str]:
         line.strip()
         for block in blocks
         for line in block.splitlines()
-        if line.strip().startswith(".venv/bin/steward")
+        if line.strip().startswith((".venv/bin/steward", "export "))
     ]
 
 
@@ -42,6 +42,10 @@ def test_readme_commands_run(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "examples", tmp_path / "examples")
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
     for command in commands:
+        if command.startswith("export "):
+            name, _, value = command.removeprefix("export ").partition("=")
+            env[name] = value
+            continue
         argv = shlex.split(command.split(" > ")[0])
         argv[0] = str(STEWARD)
         completed = subprocess.run(
