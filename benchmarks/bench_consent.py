@@ -15,7 +15,9 @@ appends), so the ratio shows what the engine adds on top of the database::
     python benchmarks/bench_consent.py --subjects 1000000
     python benchmarks/bench_consent.py --subjects 20000 --backend sqlite   # quick
 
-``--profile`` also prints where the time goes (cProfile) on each path.
+Lines marked "A/B" compare today's engine (A) with a prototype of an engine
+change (B) written in this file, run alternately so both see the same machine
+load. ``--profile`` also prints where the time goes (cProfile) on each path.
 """
 
 from __future__ import annotations
@@ -32,22 +34,38 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, create_engine, desc, select, text
 
 from datasteward.audit.chain import row_hash
-from datasteward.consent.model import Channel, ConsentKind, ConsentRecord
+from datasteward.consent import cache as consent_cache
+from datasteward.consent import model as consent_model
+from datasteward.consent.decisions import Decision, decide
+from datasteward.consent.model import (
+    Channel,
+    ConsentKind,
+    ConsentRecord,
+    Objection,
+    PurposeRule,
+    Restriction,
+    SubjectFacts,
+)
 from datasteward.consent.service import ConsentLedger, ConsentRequest, _expiry
 from datasteward.consent.source import SourceDetails
 from datasteward.identity import Identity
 from datasteward.legaltime.instants import format_time
-from datasteward.store import chains
-from datasteward.store.tables import consent_events
+from datasteward.ports import EngineTx
+from datasteward.store import chains, sql_store
+from datasteward.store.sql_store import _CONSENT_COLUMNS, SqlEngineStore, SqlTx
+from datasteward.store.tables import consent_events, objections, restrictions
+from datasteward.store.tables import identities as identities_table
+from datasteward.subjects.service import SubjectDirectory
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -206,48 +224,29 @@ def raw_batched_decisions(raw: Raw, subject_ids: Sequence[str], at: str, batch: 
     return len(subject_ids)
 
 
-RAW_TABLE = "bench_raw_consent"
+RAW_SEQ_START = 10**15
+"""Raw floor rows go into ``consent_events`` itself, numbered far past the
+chain, so they meet the same table size, keys and indexes as real appends;
+:func:`remove_raw_rows` deletes them again before anything reads the chain."""
 
 
-def create_raw_table(raw: Raw) -> None:
-    """A scratch table shaped like ``consent_events`` (same columns, keys and
-    indexes), so raw inserts never touch the real chain."""
-    blob = "BLOB" if raw.sqlite else "BYTEA"
+def remove_raw_rows(raw: Raw) -> None:
     raw.begin(write=True)
-    raw.conn.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
-    raw.conn.execute(
-        f"CREATE TABLE {RAW_TABLE} (seq BIGINT PRIMARY KEY, "
-        "event_id VARCHAR(36) NOT NULL UNIQUE, "
-        "subject_id VARCHAR(36) NOT NULL REFERENCES subjects (id), "
-        "purpose_id VARCHAR(64) NOT NULL, kind VARCHAR(16) NOT NULL, "
-        "occurred_at VARCHAR(27) NOT NULL, expires_at VARCHAR(27), "
-        "policy_version INTEGER NOT NULL, purpose_hash VARCHAR(64) NOT NULL, "
-        "notice_hash VARCHAR(64), channel VARCHAR(32) NOT NULL, "
-        f"source_enc {blob}, actor VARCHAR(200) NOT NULL, "
-        "prev_hash VARCHAR(64) NOT NULL, hash VARCHAR(64) NOT NULL)"
-    )
-    raw.conn.execute(
-        f"CREATE INDEX ix_{RAW_TABLE}_spt ON {RAW_TABLE} (subject_id, purpose_id, occurred_at)"
-    )
-    raw.commit()
-
-
-def drop_raw_table(raw: Raw) -> None:
-    raw.begin(write=True)
-    raw.conn.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+    raw.conn.execute(raw.sql("DELETE FROM consent_events WHERE seq >= ?"), (RAW_SEQ_START,))
     raw.commit()
 
 
 class RawAppender:
-    """Plain INSERTs of consent rows (same values, placeholder hashes)."""
+    """Plain INSERTs of consent rows (same values, placeholder hashes, no
+    head lock, no lookups)."""
 
     def __init__(self, raw: Raw, template: dict[str, Any]) -> None:
         self.raw = raw
         self.template = template
-        self.seq = 0
+        self.seq = RAW_SEQ_START
         columns = [*chains.CONSENT.fields, "seq", "prev_hash", "hash"]
         self.sql = raw.sql(
-            f"INSERT INTO {RAW_TABLE} ({', '.join(columns)}) "
+            f"INSERT INTO consent_events ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' for _ in columns)})"
         )
 
@@ -302,6 +301,322 @@ class CachedPolicyLedger(ConsentLedger):
             )
             for row, request in zip(linked, requests, strict=True)
         ]
+
+
+class PrefetchedDirectory(SubjectDirectory):
+    """A :class:`SubjectDirectory` whose ``find`` answers first from subjects
+    looked up in bulk for the current batch (one query per identity kind)."""
+
+    def __init__(self, base: SubjectDirectory) -> None:
+        super().__init__(base.keyring, base.keystore, base.clock)
+        self._local = threading.local()
+
+    def prefetch(self, tx: EngineTx, wanted: Sequence[Identity]) -> None:
+        by_kind: dict[str, dict[str, Identity]] = {}
+        for identity in wanted:
+            for index in self.keyring.blind_indexes(identity.kind, identity.value):
+                by_kind.setdefault(identity.kind, {})[index] = identity
+        found: dict[Identity, str] = {}
+        connection = tx.connection  # type: ignore[attr-defined]
+        for kind, indexes in by_kind.items():
+            rows = connection.execute(
+                select(identities_table.c.blind_index, identities_table.c.subject_id).where(
+                    identities_table.c.kind == kind,
+                    identities_table.c.blind_index.in_(bindparam("ix", expanding=True)),
+                ),
+                {"ix": list(indexes)},
+            )
+            for row in rows:
+                found[indexes[row.blind_index]] = str(row.subject_id)
+        self._local.found = found
+
+    def clear(self) -> None:
+        self._local.found = {}
+
+    def find(self, tx: EngineTx, identity: Identity) -> str | None:
+        found: dict[Identity, str] = getattr(self._local, "found", {})
+        hit = found.get(identity)
+        return hit if hit is not None else super().find(tx, identity)
+
+
+class BulkLedger(CachedPolicyLedger):
+    """``record_many`` that also finds the batch's subjects with one query
+    instead of one query per event (the N+1 in ``_row``)."""
+
+    def __init__(self, base: ConsentLedger) -> None:
+        self.prefetched = PrefetchedDirectory(base.directory)
+        super().__init__(base.store, self.prefetched, base.clock)
+
+    def record_many(self, requests: Sequence[ConsentRequest], *, actor: str) -> list[ConsentRecord]:
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            active = self.policies.get(tx)
+            self.prefetched.prefetch(tx, [r.identity for r in requests])
+            try:
+                rows = [self._row(tx, active, request, now, actor) for request in requests]
+            finally:
+                self.prefetched.clear()
+            linked = tx.append_consent(rows)
+        return [
+            ConsentRecord(
+                seq=int(str(row["seq"])),
+                event_id=str(row["event_id"]),
+                subject_id=str(row["subject_id"]),
+                purpose_id=str(row["purpose_id"]),
+                kind=ConsentKind(str(row["kind"])),
+                occurred_at=request.occurred_at or now,
+                expires_at=_expiry(active, request, now),
+                policy_version=active.version,
+                purpose_hash=str(row["purpose_hash"]),
+                notice_hash=request.notice_hash,
+                channel=request.channel.value,
+                actor=actor,
+            )
+            for row, request in zip(linked, requests, strict=True)
+        ]
+
+
+# -- prototypes of read-path changes, applied only inside ``prototypes()`` -----------------
+
+
+def fast_parse_time(text_value: str) -> datetime:
+    """``parse_time`` with ``datetime.fromisoformat`` (Python 3.11 reads the
+    ``Z``); the fixed width keeps it as strict as the ``strptime`` format."""
+    if len(text_value) != 27 or text_value[-1] != "Z":
+        raise ValueError(f"not an engine instant: {text_value!r}")
+    return datetime.fromisoformat(text_value)
+
+
+def fast_format_time(moment: datetime) -> str:
+    """``format_time`` without ``strftime``: same text for years 1000-9999."""
+    if moment.tzinfo is None:
+        raise ValueError("instants must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+_T = consent_events
+_LATEST = (
+    select(*_CONSENT_COLUMNS)
+    .where(
+        _T.c.subject_id == bindparam("sid"),
+        _T.c.purpose_id == bindparam("pid"),
+        _T.c.occurred_at <= bindparam("at"),
+    )
+    .order_by(desc(_T.c.occurred_at), desc(_T.c.seq))
+    .limit(1)
+)
+_LATEST_MANY = (
+    select(*_CONSENT_COLUMNS)
+    .where(
+        _T.c.subject_id.in_(bindparam("ids", expanding=True)), _T.c.occurred_at <= bindparam("at")
+    )
+    .order_by(_T.c.occurred_at, _T.c.seq)
+)
+_OBJECTIONS = (
+    select(objections)
+    .where(objections.c.subject_id == bindparam("sid"))
+    .order_by(objections.c.created_at)
+)
+_RESTRICTION = (
+    select(restrictions)
+    .where(restrictions.c.subject_id == bindparam("sid"), restrictions.c.lifted_at.is_(None))
+    .order_by(restrictions.c.since)
+    .limit(1)
+)
+
+
+def _proto_latest_consent(
+    self: SqlTx, subject_id: str, purpose_id: str, at: datetime
+) -> ConsentRecord | None:
+    row = self.connection.execute(
+        _LATEST, {"sid": subject_id, "pid": purpose_id, "at": fast_format_time(at)}
+    ).first()
+    return None if row is None else sql_store._consent_record(row)
+
+
+def _proto_latest_consents(
+    self: SqlTx, subject_ids: Sequence[str], at: datetime
+) -> dict[tuple[str, str], ConsentRecord]:
+    latest: dict[tuple[str, str], Any] = {}
+    for row in self.connection.execute(
+        _LATEST_MANY, {"ids": list(subject_ids), "at": fast_format_time(at)}
+    ):
+        latest[(row.subject_id, row.purpose_id)] = row
+    return {key: sql_store._consent_record(row) for key, row in latest.items()}
+
+
+def _proto_objections_of(self: SqlTx, subject_id: str) -> list[Objection]:
+    return [
+        sql_store._objection(r) for r in self.connection.execute(_OBJECTIONS, {"sid": subject_id})
+    ]
+
+
+def _proto_restriction_of(self: SqlTx, subject_id: str) -> Restriction | None:
+    row = self.connection.execute(_RESTRICTION, {"sid": subject_id}).first()
+    return None if row is None else Restriction(ref=row.id, since=fast_parse_time(row.since))
+
+
+_CONSTANT_BASES = frozenset(
+    {"contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interest"}
+)
+_DEFAULT_DECISIONS: dict[int, Decision] = {}
+
+
+def decide_with_defaults(rule: PurposeRule, facts: SubjectFacts, at: datetime) -> Decision:
+    """``decide`` that returns one shared :class:`Decision` per purpose when
+    nothing about the subject can change the answer: no restriction, no
+    objection, and a first basis that does not depend on consent. Decisions
+    are immutable, so sharing one is safe; the answer is the one ``decide``
+    gave the first time."""
+    if (
+        facts.restriction is None
+        and not facts.objections
+        and rule.bases
+        and rule.bases[0] in _CONSTANT_BASES
+    ):
+        known = _DEFAULT_DECISIONS.get(id(rule))
+        if known is None:
+            known = _DEFAULT_DECISIONS[id(rule)] = decide(rule, facts, at)
+        return known
+    return decide(rule, facts, at)
+
+
+@contextmanager
+def prototypes() -> Iterator[None]:
+    """Swap in the prototype read path for the duration of the block:
+    ``fromisoformat`` for stored instants, an ``isoformat`` based
+    ``format_time`` for evidence, one shared decision per purpose where the
+    subject's facts cannot change it, statements built once with bind
+    parameters, and ``latest_consents`` that builds a record only for the
+    latest row."""
+    sample = datetime(2026, 1, 31, 9, 0, 0, 123456, tzinfo=UTC)
+    assert fast_format_time(sample) == format_time(sample)
+    assert fast_parse_time(format_time(sample)) == sample
+    patches: list[tuple[Any, str, Any]] = [
+        (sql_store, "parse_time", fast_parse_time),
+        (sql_store, "format_time", fast_format_time),
+        (consent_model, "format_time", fast_format_time),
+        (consent_cache, "decide", decide_with_defaults),
+        (SqlTx, "latest_consent", _proto_latest_consent),
+        (SqlTx, "latest_consents", _proto_latest_consents),
+        (SqlTx, "objections_of", _proto_objections_of),
+        (SqlTx, "restriction_of", _proto_restriction_of),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, value in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+
+
+def ab_runs(
+    runs: int, baseline: Callable[[int], int], prototype: Callable[[int], int]
+) -> tuple[float, float, list[float], list[float]]:
+    """Alternate baseline and prototype runs (A, B, A, B, ...), so both see
+    the same machine load; returns both medians and all rates."""
+    a_rates: list[float] = []
+    b_rates: list[float] = []
+    for run in range(runs):
+        for body, rates in ((baseline, a_rates), (prototype, b_rates)):
+            started = time.perf_counter()
+            count = body(run)
+            rates.append(count / (time.perf_counter() - started))
+    return median(a_rates), median(b_rates), a_rates, b_rates
+
+
+def record_ab(
+    backend: str, what: str, result: tuple[float, float, list[float], list[float]]
+) -> None:
+    a, b, a_rates, b_rates = result
+    runs = "A " + ", ".join(f"{r:,.0f}" for r in a_rates)
+    runs += "; B " + ", ".join(f"{r:,.0f}" for r in b_rates)
+    RESULTS.append((backend, f"A/B: {what}", f"{a:,.0f} -> {b:,.0f}", "", f"x{b / a:.2f}", runs))
+    print(f"  A/B {what}: {a:,.0f}/s -> {b:,.0f}/s (x{b / a:.2f})  {runs}", flush=True)
+
+
+def bench_prototypes(bench: BenchStore, work: Workload, args: argparse.Namespace) -> None:
+    """Today's engine (A) against the prototype changes (B), interleaved."""
+    name = bench.backend
+    at = work.at
+    ledger = bench.ledger
+    proto = ledger
+    proto_engine = None
+    if bench.backend == "postgres":
+        # B also runs without pool_pre_ping, which costs a round trip per checkout
+        proto_engine = create_engine(bench.url)
+        proto = ConsentLedger(SqlEngineStore(proto_engine), bench.directory, bench.clock)
+
+    def patched(body: Callable[[int], int]) -> Callable[[int], int]:
+        def run(run_number: int) -> int:
+            with prototypes():
+                return body(run_number)
+
+        return run
+
+    subset = work.ids[: min(len(work.ids), args.proto_warm_subjects)]
+    cache = ledger.warm_cache(subset, at)
+    pairs = [
+        (work.rng.choice(subset), work.rng.choice(PURPOSES)) for _ in range(args.warm_decisions)
+    ]
+    may = cache.may_process
+
+    def warm(_: int) -> int:
+        for s, p in pairs:
+            may(s, p, at)
+        return len(pairs)
+
+    record_ab(
+        name,
+        "warm may_process; B: one shared decision per purpose where facts cannot change it, "
+        "isoformat evidence",
+        ab_runs(args.runs, warm, patched(warm)),
+    )
+    del cache
+
+    samples = [work.pairs(args.cold_decisions) for _ in range(2 * args.runs)]
+    ledger.check_subject(*samples[0][0], at=at)
+    proto.check_subject(*samples[0][0], at=at)
+
+    def single(which: ConsentLedger, offset: int) -> Callable[[int], int]:
+        def run(run_number: int) -> int:
+            sample = samples[2 * run_number + offset]
+            for s, p in sample:
+                which.check_subject(s, p, at)
+            return len(sample)
+
+        return run
+
+    extra = ", no pool_pre_ping" if bench.backend == "postgres" else ""
+    record_ab(
+        name,
+        f"cold check_subject; B: statements built once, fromisoformat{extra}",
+        ab_runs(args.runs, single(ledger, 0), patched(single(proto, 1))),
+    )
+
+    n = args.batch_subjects
+    sets = [
+        [(s, work.rng.choice(PURPOSES)) for s in work.distinct_subjects(n)]
+        for _ in range(2 * args.runs)
+    ]
+
+    def many(which: ConsentLedger, offset: int) -> Callable[[int], int]:
+        return lambda run_number: len(which.check_many(sets[2 * run_number + offset], at))
+
+    record_ab(
+        name,
+        f"cold check_many, {n:,} subjects x 1 purpose; B: records built for the latest rows "
+        "only, fromisoformat",
+        ab_runs(args.runs, many(ledger, 0), patched(many(proto, 1))),
+    )
+    if args.profile:
+        with prototypes():
+            profile("PROTOTYPE check_many", lambda: proto.check_many(sets[1], at))
+            profile("PROTOTYPE warm x 200,000", lambda: [may(s, p, at) for s, p in pairs[:200_000]])
+    if proto_engine is not None:
+        proto_engine.dispose()
 
 
 # -- the measurements --------------------------------------------------------------------
@@ -436,7 +751,7 @@ def bench_appends(bench: BenchStore, work: Workload, args: argparse.Namespace) -
     # floors: the same rows inserted with the driver, no chain, no lookups
     raw = Raw(bench)
     try:
-        create_raw_table(raw)
+        remove_raw_rows(raw)
         template = _row_template(bench)
         appender = RawAppender(raw, template)
         single_ids = [work.distinct_subjects(k) for _ in range(args.runs)]
@@ -450,8 +765,8 @@ def bench_appends(bench: BenchStore, work: Workload, args: argparse.Namespace) -
 
         single_floor, _ = timed_runs(args.runs, lambda run: raw_appends(run, 1))
         batch_floor, _ = timed_runs(args.runs, lambda run: raw_appends(run, size))
-        drop_raw_table(raw)
     finally:
+        remove_raw_rows(raw)
         raw.close()
 
     # single-event transactions through give()
@@ -551,26 +866,32 @@ def bench_appends(bench: BenchStore, work: Workload, args: argparse.Namespace) -
         name, "appends, give for a new subject (subject, key, identity, audit) (1 run)", rate, None
     )
 
-    # the prototype: active policy from the cache in record_many
+    # the prototypes, interleaved with today's path
     cached = CachedPolicyLedger(ledger.store, ledger.directory, ledger.clock)
-    proto_people = [identities(k) for _ in range(args.runs)]
-    rate, rates = timed_runs(args.runs, lambda run: give_all(cached, proto_people[run]))
-    record(
+    groups = [identities(k) for _ in range(2 * args.runs)]
+    record_ab(
         name,
-        "appends, give, PROTOTYPE: record_many with ActivePolicyCache",
-        rate,
-        single_floor,
-        rates,
+        "give, 1 event per transaction; B: record_many takes the policy from ActivePolicyCache",
+        ab_runs(
+            args.runs,
+            lambda run: give_all(ledger, groups[2 * run]),
+            lambda run: give_all(cached, groups[2 * run + 1]),
+        ),
     )
-    proto_batches = [identities(k) for _ in range(args.runs)]
-    rate, rates = timed_runs(args.runs, lambda run: batches(cached, proto_batches[run]))
-    record(
+    bulk = BulkLedger(ledger)
+    groups = [identities(k) for _ in range(2 * args.runs)]
+    record_ab(
         name,
-        f"appends, record_many batches of {size}, PROTOTYPE with ActivePolicyCache",
-        rate,
-        batch_floor,
-        rates,
+        f"record_many, batches of {size}; B: policy cache and one query for the batch's subjects",
+        ab_runs(
+            args.runs,
+            lambda run: batches(ledger, groups[2 * run]),
+            lambda run: batches(bulk, groups[2 * run + 1]),
+        ),
     )
+    if args.profile:
+        sample = identities(min(k, 1000))
+        profile("PROTOTYPE bulk record_many", lambda: batches(bulk, sample))
     check_tail(bench, head_before)
 
 
@@ -632,7 +953,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--appends", type=int, default=2_000, help="Events per append run.")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--threads", type=int, nargs="*", default=[2, 4, 8])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["warm", "cold", "appends"])
+    parser.add_argument(
+        "--proto-warm-subjects",
+        type=int,
+        default=200_000,
+        help="Subjects loaded for the prototype's warm figure.",
+    )
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["warm", "cold", "appends", "prototypes"]
+    )
     parser.add_argument("--profile", action="store_true", help="Print cProfile summaries.")
     args = parser.parse_args(argv)
     print_header("benchmarks/bench_consent.py")
@@ -644,6 +973,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_warm(bench, work, args)
         if "cold" not in args.skip:
             bench_cold(bench, work, args)
+        if "prototypes" not in args.skip:
+            bench_prototypes(bench, work, args)
         if "appends" not in args.skip:
             bench_appends(bench, work, args)
         print(f"[{bench.backend}] load average {os.getloadavg()[0]:.1f}", flush=True)

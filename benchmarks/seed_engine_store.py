@@ -542,16 +542,16 @@ class _Writer:
             self.sq_keys = sqlite3.connect(
                 bench.keystore_url.removeprefix("sqlite:///"), isolation_level=None
             )
-            for conn in (self.sq, self.sq_keys):
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=OFF")
+            for sq_conn in (self.sq, self.sq_keys):
+                sq_conn.execute("PRAGMA journal_mode=WAL")
+                sq_conn.execute("PRAGMA synchronous=OFF")
         else:
             plain = bench.url.replace("+psycopg", "")
             self.pg = psycopg.connect(plain)
             self.pg_keys = psycopg.connect(bench.keystore_url.replace("+psycopg", ""))
-            for conn in (self.pg, self.pg_keys):
-                conn.execute("SET synchronous_commit = off")
-                conn.commit()
+            for pg_conn in (self.pg, self.pg_keys):
+                pg_conn.execute("SET synchronous_commit = off")
+                pg_conn.commit()
 
     def write(self, chunk: _Chunk) -> None:
         tables: list[tuple[str, list[tuple[Any, ...]]]] = [
