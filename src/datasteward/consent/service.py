@@ -31,7 +31,7 @@ from datasteward.crypto import seal
 from datasteward.errors import Conflict, InvalidInput
 from datasteward.identity import Identity
 from datasteward.legaltime.instants import format_time
-from datasteward.policy.active import ActivePolicy, ActivePolicyCache, load_active_policy
+from datasteward.policy.active import ActivePolicy, ActivePolicyCache
 from datasteward.ports import EngineStore, EngineTx
 from datasteward.subjects.service import SubjectDirectory
 
@@ -122,7 +122,7 @@ class ConsentLedger:
         purposes, an import). All are validated before any is written."""
         now = self.clock.now()
         with self.store.transaction() as tx:
-            active = load_active_policy(tx)
+            active = self.policies.get(tx)
             for request in requests:  # every check before the first write
                 self._check(tx, active, request, now)
             rows = [self._row(tx, active, request, now, actor) for request in requests]
@@ -247,7 +247,7 @@ class ConsentLedger:
         (Art. 21(5)) to direct marketing and to sharing with other controllers."""
         now = self.clock.now()
         with self.store.transaction() as tx:
-            active = load_active_policy(tx)
+            active = self.policies.get(tx)
             subject_id, _ = self.directory.resolve(tx, identity, actor=actor)
             objection = Objection(
                 ref=str(uuid.uuid4()),
@@ -315,7 +315,7 @@ class ConsentLedger:
         with self.store.reading() as tx:
             subject_id = self.directory.require(tx, identity)
             if purpose_id is not None:
-                load_active_policy(tx).purpose(purpose_id)
+                self.policies.get(tx).purpose(purpose_id)
             return tx.consent_events(subject_id, purpose_id)
 
 
