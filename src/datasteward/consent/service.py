@@ -28,7 +28,7 @@ from datasteward.consent.model import (
 )
 from datasteward.consent.source import SourceDetails
 from datasteward.crypto import seal
-from datasteward.errors import Conflict, InvalidInput
+from datasteward.errors import Conflict, InvalidInput, NotFound
 from datasteward.identity import Identity
 from datasteward.legaltime.instants import format_time
 from datasteward.policy.active import ActivePolicy, ActivePolicyCache
@@ -123,9 +123,10 @@ class ConsentLedger:
         now = self.clock.now()
         with self.store.transaction() as tx:
             active = self.policies.get(tx)
+            known = self.directory.find_many(tx, [r.identity for r in requests])
             for request in requests:  # every check before the first write
-                self._check(tx, active, request, now)
-            rows = [self._row(tx, active, request, now, actor) for request in requests]
+                self._check(tx, active, request, now, known)
+            rows = [self._row(tx, active, request, now, actor, known) for request in requests]
             linked = tx.append_consent(rows)
         return [
             ConsentRecord(
@@ -146,7 +147,12 @@ class ConsentLedger:
         ]
 
     def _check(
-        self, tx: EngineTx, active: ActivePolicy, request: ConsentRequest, now: datetime
+        self,
+        tx: EngineTx,
+        active: ActivePolicy,
+        request: ConsentRequest,
+        now: datetime,
+        known: dict[Identity, str],
     ) -> None:
         """Refuse a request that cannot be recorded; reads only, writes nothing.
 
@@ -169,7 +175,9 @@ class ConsentLedger:
             request.source.minimised()  # refuses an IP address that is not one
         if request.kind is ConsentKind.GIVEN:
             return
-        subject_id = self.directory.require(tx, request.identity)
+        subject_id = known.get(request.identity)
+        if subject_id is None:
+            raise NotFound("subject", request.identity.masked())
         if request.kind is ConsentKind.WITHDRAWN:
             latest = tx.latest_consent(subject_id, purpose.id, when)
             if latest is None or latest.kind is not ConsentKind.GIVEN:
@@ -179,14 +187,20 @@ class ConsentLedger:
                 )
 
     def _row(
-        self, tx: EngineTx, active: ActivePolicy, request: ConsentRequest, now: datetime, actor: str
+        self,
+        tx: EngineTx,
+        active: ActivePolicy,
+        request: ConsentRequest,
+        now: datetime,
+        actor: str,
+        known: dict[Identity, str],
     ) -> dict[str, object]:
         purpose = active.purpose(request.purpose_id)
         when = request.occurred_at or now
-        if request.kind is ConsentKind.GIVEN:
+        subject_id = known.get(request.identity)
+        if subject_id is None:  # a new person: created once, reused by later requests
             subject_id, _ = self.directory.resolve(tx, request.identity, actor=actor)
-        else:
-            subject_id = self.directory.require(tx, request.identity)
+            known[request.identity] = subject_id
         event_id = str(uuid.uuid4())
         source_enc = None
         if request.source is not None:

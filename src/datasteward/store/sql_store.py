@@ -246,6 +246,17 @@ class SqlTx:
         ).first()
         return None if row is None else str(row.subject_id)
 
+    def find_subjects(self, kind: str, blind_indexes: Sequence[str]) -> dict[str, str]:
+        """Blind index -> subject id for those of ``blind_indexes`` that are known."""
+        if not blind_indexes:
+            return {}
+        rows = self.connection.execute(
+            select(identities.c.blind_index, identities.c.subject_id).where(
+                identities.c.kind == kind, identities.c.blind_index.in_(list(blind_indexes))
+            )
+        )
+        return {str(r.blind_index): str(r.subject_id) for r in rows}
+
     def create_subject(self, subject_id: str, at: datetime) -> None:
         self.connection.execute(
             insert(subjects).values(id=subject_id, created_at=format_time(at), shredded_at=None)

@@ -10,6 +10,7 @@ ciphertext nobody can open."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from datasteward.clock import Clock
@@ -37,6 +38,18 @@ class SubjectDirectory:
         """The subject id for ``identity``, or None; never reveals more."""
         indexes = self.keyring.blind_indexes(identity.kind, identity.value)
         return tx.find_subject(identity.kind, indexes)
+
+    def find_many(self, tx: EngineTx, identities: Sequence[Identity]) -> dict[Identity, str]:
+        """The known subjects of many identities, one query per identity kind."""
+        by_kind: dict[str, dict[str, Identity]] = {}
+        for identity in dict.fromkeys(identities):
+            for index in self.keyring.blind_indexes(identity.kind, identity.value):
+                by_kind.setdefault(identity.kind, {})[index] = identity
+        found: dict[Identity, str] = {}
+        for kind, wanted in by_kind.items():
+            for index, subject_id in tx.find_subjects(kind, list(wanted)).items():
+                found[wanted[index]] = subject_id
+        return found
 
     def require(self, tx: EngineTx, identity: Identity) -> str:
         subject_id = self.find(tx, identity)
