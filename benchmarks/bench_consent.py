@@ -56,16 +56,13 @@ from datasteward.consent.model import (
     Restriction,
     SubjectFacts,
 )
-from datasteward.consent.service import ConsentLedger, ConsentRequest, _expiry
+from datasteward.consent.service import ConsentLedger, ConsentRequest
 from datasteward.consent.source import SourceDetails
 from datasteward.identity import Identity
 from datasteward.legaltime.instants import format_time
-from datasteward.ports import EngineTx
 from datasteward.store import chains, sql_store
 from datasteward.store.sql_store import _CONSENT_COLUMNS, SqlEngineStore, SqlTx
 from datasteward.store.tables import consent_events, objections, restrictions
-from datasteward.store.tables import identities as identities_table
-from datasteward.subjects.service import SubjectDirectory
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -269,111 +266,9 @@ class RawAppender:
         self.raw.commit()
 
 
-# -- a prototype of an engine change, to measure what it would gain ------------------
-
-
-class CachedPolicyLedger(ConsentLedger):
-    """``record_many`` with the active policy from the ledger's
-    :class:`ActivePolicyCache` (one small key query) instead of
-    ``load_active_policy`` (full policy text, purpose states and a rule
-    compile on every transaction). Otherwise the same code."""
-
-    def record_many(self, requests: Sequence[ConsentRequest], *, actor: str) -> list[ConsentRecord]:
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            active = self.policies.get(tx)
-            rows = [self._row(tx, active, request, now, actor) for request in requests]
-            linked = tx.append_consent(rows)
-        return [
-            ConsentRecord(
-                seq=int(str(row["seq"])),
-                event_id=str(row["event_id"]),
-                subject_id=str(row["subject_id"]),
-                purpose_id=str(row["purpose_id"]),
-                kind=ConsentKind(str(row["kind"])),
-                occurred_at=request.occurred_at or now,
-                expires_at=_expiry(active, request, now),
-                policy_version=active.version,
-                purpose_hash=str(row["purpose_hash"]),
-                notice_hash=request.notice_hash,
-                channel=request.channel.value,
-                actor=actor,
-            )
-            for row, request in zip(linked, requests, strict=True)
-        ]
-
-
-class PrefetchedDirectory(SubjectDirectory):
-    """A :class:`SubjectDirectory` whose ``find`` answers first from subjects
-    looked up in bulk for the current batch (one query per identity kind)."""
-
-    def __init__(self, base: SubjectDirectory) -> None:
-        super().__init__(base.keyring, base.keystore, base.clock)
-        self._local = threading.local()
-
-    def prefetch(self, tx: EngineTx, wanted: Sequence[Identity]) -> None:
-        by_kind: dict[str, dict[str, Identity]] = {}
-        for identity in wanted:
-            for index in self.keyring.blind_indexes(identity.kind, identity.value):
-                by_kind.setdefault(identity.kind, {})[index] = identity
-        found: dict[Identity, str] = {}
-        connection = tx.connection  # type: ignore[attr-defined]
-        for kind, indexes in by_kind.items():
-            rows = connection.execute(
-                select(identities_table.c.blind_index, identities_table.c.subject_id).where(
-                    identities_table.c.kind == kind,
-                    identities_table.c.blind_index.in_(bindparam("ix", expanding=True)),
-                ),
-                {"ix": list(indexes)},
-            )
-            for row in rows:
-                found[indexes[row.blind_index]] = str(row.subject_id)
-        self._local.found = found
-
-    def clear(self) -> None:
-        self._local.found = {}
-
-    def find(self, tx: EngineTx, identity: Identity) -> str | None:
-        found: dict[Identity, str] = getattr(self._local, "found", {})
-        hit = found.get(identity)
-        return hit if hit is not None else super().find(tx, identity)
-
-
-class BulkLedger(CachedPolicyLedger):
-    """``record_many`` that also finds the batch's subjects with one query
-    instead of one query per event (the N+1 in ``_row``)."""
-
-    def __init__(self, base: ConsentLedger) -> None:
-        self.prefetched = PrefetchedDirectory(base.directory)
-        super().__init__(base.store, self.prefetched, base.clock)
-
-    def record_many(self, requests: Sequence[ConsentRequest], *, actor: str) -> list[ConsentRecord]:
-        now = self.clock.now()
-        with self.store.transaction() as tx:
-            active = self.policies.get(tx)
-            self.prefetched.prefetch(tx, [r.identity for r in requests])
-            try:
-                rows = [self._row(tx, active, request, now, actor) for request in requests]
-            finally:
-                self.prefetched.clear()
-            linked = tx.append_consent(rows)
-        return [
-            ConsentRecord(
-                seq=int(str(row["seq"])),
-                event_id=str(row["event_id"]),
-                subject_id=str(row["subject_id"]),
-                purpose_id=str(row["purpose_id"]),
-                kind=ConsentKind(str(row["kind"])),
-                occurred_at=request.occurred_at or now,
-                expires_at=_expiry(active, request, now),
-                policy_version=active.version,
-                purpose_hash=str(row["purpose_hash"]),
-                notice_hash=request.notice_hash,
-                channel=request.channel.value,
-                actor=actor,
-            )
-            for row, request in zip(linked, requests, strict=True)
-        ]
+# The append prototypes measured here earlier (the active policy from the
+# ledger's cache, and one subject query per batch instead of one per event)
+# are now the engine's own ``record_many``; see BENCHMARKS.md for the figures.
 
 
 # -- prototypes of read-path changes, applied only inside ``prototypes()`` -----------------
@@ -866,32 +761,6 @@ def bench_appends(bench: BenchStore, work: Workload, args: argparse.Namespace) -
         name, "appends, give for a new subject (subject, key, identity, audit) (1 run)", rate, None
     )
 
-    # the prototypes, interleaved with today's path
-    cached = CachedPolicyLedger(ledger.store, ledger.directory, ledger.clock)
-    groups = [identities(k) for _ in range(2 * args.runs)]
-    record_ab(
-        name,
-        "give, 1 event per transaction; B: record_many takes the policy from ActivePolicyCache",
-        ab_runs(
-            args.runs,
-            lambda run: give_all(ledger, groups[2 * run]),
-            lambda run: give_all(cached, groups[2 * run + 1]),
-        ),
-    )
-    bulk = BulkLedger(ledger)
-    groups = [identities(k) for _ in range(2 * args.runs)]
-    record_ab(
-        name,
-        f"record_many, batches of {size}; B: policy cache and one query for the batch's subjects",
-        ab_runs(
-            args.runs,
-            lambda run: batches(ledger, groups[2 * run]),
-            lambda run: batches(bulk, groups[2 * run + 1]),
-        ),
-    )
-    if args.profile:
-        sample = identities(min(k, 1000))
-        profile("PROTOTYPE bulk record_many", lambda: batches(bulk, sample))
     check_tail(bench, head_before)
 
 
