@@ -15,9 +15,8 @@ import gc
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,11 @@ import pytest
 from sqlalchemy import (
     Connection,
     bindparam,
-    create_engine,
     event,
     select,
     text,
 )
-from sqlalchemy.engine import make_url
+from tests.integration.databases import scratch_database, server_database
 
 from datasteward.connectors import (
     ConnectorError,
@@ -64,51 +62,14 @@ POLICY = ROOT / "examples" / "shop" / "policy.yaml"
 ROWS = 20_000
 SEED = 4242
 KEY = b"connector test erasure key, 32 b"
-PG_ENV = "STEWARD_TEST_POSTGRES_URL"
-MARIADB_ENV = "STEWARD_TEST_MARIADB_URL"
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
 URL_ENV = "SHOP_DATABASE_URL"
 
 # -- databases ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _server_database(backend: str) -> Iterator[str]:
-    """A fresh database ``conn_t_<hex>`` on the configured server, dropped on exit."""
-    env = PG_ENV if backend == "postgresql" else MARIADB_ENV
-    admin_url = os.environ.get(env)
-    if not admin_url:
-        pytest.skip(f"{backend} tests need {env} (an admin URL of a test server)")
-    name = f"conn_t_{secrets.token_hex(6)}"
-    quote = '"' if backend == "postgresql" else "`"
-    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                if backend == "postgresql":
-                    connection.execute(
-                        text(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE datname = :name AND pid <> pg_backend_pid()"
-                        ),
-                        {"name": name},
-                    )
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
-    finally:
-        admin.dispose()
-
-
-@contextmanager
-def _database(backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / f'shop-{secrets.token_hex(4)}.sqlite'}"
-    else:
-        with _server_database(backend) as url:
-            yield url
+def _database(backend: str, directory: Path) -> AbstractContextManager[str]:
+    return scratch_database(backend, directory, "conn_t")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -916,7 +877,7 @@ def _rss_bytes() -> int:
 def test_a_heavy_subject_streams_with_flat_memory(system: System) -> None:
     if not Path("/proc/self/statm").exists():
         pytest.skip("measuring memory needs /proc (Linux)")
-    with _server_database("postgresql") as url:
+    with server_database("postgresql", "conn_t") as url:
         load(url, MIN_ROWS, seed=SEED)
         email = add_heavy_customer(url, 223_000, seed=SEED)
         with _plain(url) as plain:

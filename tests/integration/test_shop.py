@@ -12,26 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import os
-import secrets
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.schema import CreateTable
 from stdnum import iban as stdnum_iban
 from stdnum.bg import egn as stdnum_bg
 from stdnum.ee import ik as stdnum_ee
 from stdnum.lv import pvn as stdnum_lv
 from stdnum.pl import pesel as stdnum_pl
+from tests.integration.databases import scratch_database
 
 from datasteward.errors import Conflict, InvalidIdentity, UsageError
 from datasteward.identity import normalise_identity
@@ -66,8 +64,6 @@ from datasteward.shop.schema import shop_table
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "examples" / "shop" / "policy.yaml"
 ROWS = 20_000
-PG_ENV = "STEWARD_TEST_POSTGRES_URL"
-MARIADB_ENV = "STEWARD_TEST_MARIADB_URL"
 BACKENDS = ["sqlite", "postgresql", "mariadb"]
 
 Rows = dict[str, list[tuple[Any, ...]]]
@@ -76,43 +72,8 @@ Rows = dict[str, list[tuple[Any, ...]]]
 # -- databases ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _server_database(backend: str) -> Iterator[str]:
-    """A fresh, empty database on the configured server; dropped on exit."""
-    env = PG_ENV if backend == "postgresql" else MARIADB_ENV
-    admin_url = os.environ.get(env)
-    if not admin_url:
-        pytest.skip(f"{backend} tests need {env} (an admin URL of a test server)")
-    name = f"shop_t_{secrets.token_hex(6)}"
-    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
-    quote = '"' if backend == "postgresql" else "`"
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                if backend == "postgresql":
-                    connection.execute(
-                        text(
-                            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE datname = :name AND pid <> pg_backend_pid()"
-                        ),
-                        {"name": name},
-                    )
-                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}")
-    finally:
-        admin.dispose()
-
-
-@contextmanager
-def _empty_database(backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / f'shop-{secrets.token_hex(4)}.sqlite'}"
-    else:
-        with _server_database(backend) as url:
-            yield url
+def _empty_database(backend: str, directory: Path) -> AbstractContextManager[str]:
+    return scratch_database(backend, directory, "shop_t")
 
 
 @pytest.fixture(scope="module")
