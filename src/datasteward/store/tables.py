@@ -29,14 +29,21 @@ __all__ = [
     "METADATA",
     "audit_events",
     "chain_heads",
+    "dataset_checkpoints",
     "consent_events",
     "identities",
     "objections",
+    "outbox",
     "policy_versions",
     "purpose_states",
+    "request_events",
+    "requests",
     "restrictions",
     "subject_keys",
     "subjects",
+    "sweep_progress",
+    "tasks",
+    "verification_codes",
 ]
 
 NAMING = {
@@ -162,6 +169,132 @@ restrictions = Table(
     Column("subject_id", String(36), ForeignKey("subjects.id"), nullable=False, index=True),
     Column("since", String(TIME), nullable=False),
     Column("lifted_at", String(TIME), nullable=True),
+)
+
+# -- data subject requests -------------------------------------------------
+
+requests = Table(
+    "requests",
+    METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("type", String(32), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("subject_id", String(36), ForeignKey("subjects.id"), nullable=False),
+    Column("identity_kind", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("received_at", String(TIME), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("extended_due_date", Date, nullable=True),
+    Column("verified_at", String(TIME), nullable=True),
+    Column("assurance", String(32), nullable=False),
+    Column("flags", Text, nullable=False),
+    Column("details_enc", LargeBinary, nullable=True),
+    Column("created_by", String(200), nullable=False),
+    Column("updated_at", String(TIME), nullable=False),
+    Column("closed_at", String(TIME), nullable=True),
+    Column("version", Integer, nullable=False),
+    Index("ix_requests_state_due", "state", "due_date"),
+    Index("ix_requests_subject_type", "subject_id", "type"),
+)
+
+request_events = Table(
+    "request_events",
+    METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False, index=True),
+    Column("at", String(TIME), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("from_state", String(24), nullable=True),
+    Column("to_state", String(24), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+verification_codes = Table(
+    "verification_codes",
+    METADATA,
+    Column("request_id", String(36), ForeignKey("requests.id"), primary_key=True),
+    Column("code_hash", String(HASH), nullable=False),
+    Column("index_kid", String(32), nullable=False),
+    Column("issued_at", String(TIME), nullable=False),
+    Column("expires_at", String(TIME), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("locked_at", String(TIME), nullable=True),
+    Column("used_at", String(TIME), nullable=True),
+)
+
+tasks = Table(
+    "tasks",
+    METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False),
+    Column("system", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("assignee", String(200), nullable=True),
+    Column("due_date", Date, nullable=True),
+    Column("instructions", Text, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_until", String(TIME), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("result", Text, nullable=True),
+    Column("confirmed_by", String(200), nullable=True),
+    Column("confirmed_at", String(TIME), nullable=True),
+    Column("updated_at", String(TIME), nullable=False),
+    UniqueConstraint("request_id", "system", "kind"),
+    Index("ix_tasks_state", "state"),
+)
+
+dataset_checkpoints = Table(
+    "dataset_checkpoints",
+    METADATA,
+    Column("request_id", String(36), ForeignKey("requests.id"), primary_key=True),
+    Column("system", String(64), primary_key=True),
+    Column("dataset", String(128), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("at", String(TIME), nullable=False),
+)
+
+# -- notifications ------------------------------------------------------------
+
+outbox = Table(
+    "outbox",
+    METADATA,
+    Column("id", String(36), primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("template", String(64), nullable=False),
+    Column("subject_id", String(36), nullable=True),
+    Column("request_id", String(36), nullable=True, index=True),
+    Column("recipient_id", String(64), nullable=True),
+    Column("payload_enc", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", String(TIME), nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", String(TIME), nullable=False),
+    Column("sent_at", String(TIME), nullable=True),
+    Index("ix_outbox_status_next", "status", "next_attempt_at"),
+)
+
+# -- retention sweeps ---------------------------------------------------------
+
+sweep_progress = Table(
+    "sweep_progress",
+    METADATA,
+    Column("run_id", String(36), primary_key=True),
+    Column("rule_id", String(64), primary_key=True),
+    Column("system", String(64), primary_key=True),
+    Column("dataset", String(128), primary_key=True),
+    Column("cutoff", String(TIME), nullable=False),
+    Column("last_key", Text, nullable=True),
+    Column("rows_done", BigInteger, nullable=False),
+    Column("rows_held", BigInteger, nullable=False),
+    Column("batches", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("started_at", String(TIME), nullable=False),
+    Column("updated_at", String(TIME), nullable=False),
+    Column("finished_at", String(TIME), nullable=True),
 )
 
 # -- the key store: a separate database, so engine backups never hold keys --
