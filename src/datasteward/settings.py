@@ -57,6 +57,41 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "Who the audit log names for command-line actions. Default: cli:<login name>.",
     ),
+    Setting(
+        "queue_url",
+        "STEWARD_QUEUE_URL",
+        None,
+        "Job queue: redis://host:port/db to share work between any number of `steward "
+        "worker` processes. Default: huey's SQLite queue in HOME/queue.sqlite.",
+    ),
+    Setting(
+        "smtp_url",
+        "STEWARD_SMTP_URL",
+        None,
+        "Outgoing mail server, smtp://[user:password@]host:port (smtps:// for TLS, "
+        "?starttls=1 for STARTTLS). Unset: emails wait in the outbox.",
+    ),
+    Setting(
+        "mail_from",
+        "STEWARD_MAIL_FROM",
+        None,
+        "Sender address of emails to data subjects and recipients. Default: the "
+        "controller's email from the active policy.",
+    ),
+    Setting(
+        "public_url",
+        "STEWARD_PUBLIC_URL",
+        "http://127.0.0.1:8000",
+        "Base address of the privacy center, used in links sent to people (downloads, "
+        "verification).",
+    ),
+    Setting(
+        "webhook_secret",
+        "STEWARD_WEBHOOK_SECRET",
+        None,
+        "Key that signs webhooks to recipients (HMAC-SHA256 in X-Steward-Signature). "
+        "Default: derived from the master key.",
+    ),
 )
 
 
@@ -69,6 +104,11 @@ class Settings:
     keystore_url: str
     actor: str
     env: Mapping[str, str]
+    queue_url: str | None = None
+    smtp_url: str | None = None
+    mail_from: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    webhook_secret: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, home: Path | None = None) -> Settings:
@@ -77,7 +117,18 @@ class Settings:
         database = env.get("STEWARD_DATABASE_URL") or f"sqlite:///{chosen / 'engine.sqlite'}"
         keystore = env.get("STEWARD_KEYSTORE_URL") or f"sqlite:///{chosen / 'keys.sqlite'}"
         actor = env.get("STEWARD_ACTOR") or f"cli:{_login()}"
-        return cls(home=chosen, database_url=database, keystore_url=keystore, actor=actor, env=env)
+        return cls(
+            home=chosen,
+            database_url=database,
+            keystore_url=keystore,
+            actor=actor,
+            env=env,
+            queue_url=env.get("STEWARD_QUEUE_URL") or None,
+            smtp_url=env.get("STEWARD_SMTP_URL") or None,
+            mail_from=env.get("STEWARD_MAIL_FROM") or None,
+            public_url=(env.get("STEWARD_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            webhook_secret=env.get("STEWARD_WEBHOOK_SECRET") or None,
+        )
 
     @property
     def key_file(self) -> Path:
