@@ -71,6 +71,9 @@ class ScriptedRunner:
     ) -> dict[str, Any]:
         return {"request": request.id, "systems": [s.id for s in policy.systems]}
 
+    def close(self) -> None:
+        self.calls.append(("", "closed"))
+
 
 @dataclass
 class Desk:

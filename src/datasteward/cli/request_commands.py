@@ -420,6 +420,52 @@ def export_command(
             typer.echo(str(written))
 
 
+@request_app.command("lift-restriction")
+def lift_restriction_command(
+    ctx: typer.Context,
+    request_id: str = REQUEST_ID,
+    on: str = typer.Option(..., "--on", help="The day the restriction ends (YYYY-MM-DD)."),
+    reason: str = typer.Option(..., "--reason", help="Why it ends, told to the person."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Announce the end of a restriction: the person is told now, and the
+    restriction is lifted on that day (Art. 18(3)) by `requests lift-due` or
+    a worker."""
+    with reporting_errors(as_json=as_json):
+        try:
+            day = date.fromisoformat(on)
+        except ValueError:
+            raise UsageError(f"--on {on!r} is not a date (YYYY-MM-DD)") from None
+        rt = runtime(ctx)
+        request = rt.work.schedule_lift(request_id, on=day, reason=reason, actor=_actor(rt))
+        _print(request, rt.desk.time_zone(), as_json=as_json)
+
+
+@request_app.command("recipients")
+def recipients_command(
+    ctx: typer.Context, request_id: str = REQUEST_ID, as_json: bool = JSON_OPTION
+) -> None:
+    """Send the person the list of recipients of their data (Art. 19)."""
+    with reporting_errors(as_json=as_json):
+        rt = runtime(ctx)
+        request = rt.desk.send_recipient_list(request_id, actor=_actor(rt))
+        _print(request, rt.desk.time_zone(), as_json=as_json, extra="list of recipients sent")
+
+
+@requests_app.command("lift-due")
+def lift_due_command(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
+    """Lift every restriction whose announced day has come."""
+    with reporting_errors(as_json=as_json):
+        rt = runtime(ctx)
+        lifted = rt.work.apply_due_lifts(actor=_actor(rt))
+        if as_json:
+            emit_json({"lifted": lifted})
+        else:
+            typer.echo(f"{len(lifted)} restriction(s) lifted")
+            for request_id in lifted:
+                typer.echo(f"  {request_id}")
+
+
 @requests_app.command("due")
 def due_command(
     ctx: typer.Context,

@@ -2,7 +2,7 @@
 default, or Redis when ``STEWARD_QUEUE_URL=redis://...``, so that any number
 of ``steward worker`` processes on any machines share the work.
 
-Three jobs exist:
+Four jobs exist:
 
 * ``run_task(task_id)``: one system's part of one request. Retried with
   exponential backoff while its failure is transient (a system or the engine
@@ -11,6 +11,8 @@ Three jobs exist:
 * ``deliver_outbox()``: every minute, sends what the outbox has due.
 * ``requeue_tasks()``: every ten minutes, re-enqueues tasks whose enqueue
   was lost or whose worker died (a lapsed lease), so no request is stuck.
+* ``daily()``: at 03:15 (the worker's local time), lifts restrictions whose
+  announced day has come and runs the retention sweep.
 
 The queue carries only ids: no personal data is ever in a queue message.
 Each worker thread builds its own services (:class:`JobContext`) from the
@@ -68,6 +70,8 @@ class JobContext:
     """Run a task; True when done or settled, False when it should be retried."""
     deliver_outbox: Callable[[], int]
     pending_tasks: Callable[[], list[str]]
+    daily: Callable[[], None]
+    """Once a day: lift restrictions whose day has come, sweep retention."""
 
 
 class Jobs:
@@ -78,28 +82,36 @@ class Jobs:
         self._build = build
         self._local = threading.local()
 
-        @huey.task(
-            retries=TASK_RETRIES,
-            retry_delay=RETRY_DELAY,
-            retry_backoff=RETRY_BACKOFF,
-            name="steward.run_task",
-        )
         def run_task(task_id: str) -> None:
             if not self.context().run_task(task_id):
                 raise RetryTask(f"task {task_id}: transient failure, retrying")
 
-        @huey.periodic_task(crontab(minute="*"), name="steward.deliver_outbox")
         def deliver_outbox() -> None:
             self.context().deliver_outbox()
 
-        @huey.periodic_task(crontab(minute="*/10"), name="steward.requeue_tasks")
         def requeue_tasks() -> None:
             for task_id in self.context().pending_tasks():
-                run_task(task_id)
+                self.run_task(task_id)
 
-        self.run_task = run_task
-        self.deliver_outbox = deliver_outbox
-        self.requeue_tasks = requeue_tasks
+        def daily() -> None:
+            self.context().daily()
+
+        # huey is untyped: its task wrappers are kept as Any
+        self.run_task: Any = huey.task(
+            retries=TASK_RETRIES,
+            retry_delay=RETRY_DELAY,
+            retry_backoff=RETRY_BACKOFF,
+            name="steward.run_task",
+        )(run_task)
+        self.deliver_outbox: Any = huey.periodic_task(
+            crontab(minute="*"), name="steward.deliver_outbox"
+        )(deliver_outbox)
+        self.requeue_tasks: Any = huey.periodic_task(
+            crontab(minute="*/10"), name="steward.requeue_tasks"
+        )(requeue_tasks)
+        self.daily: Any = huey.periodic_task(
+            crontab(hour="3", minute="15"), name="steward.daily"
+        )(daily)
 
     def context(self) -> JobContext:
         built: JobContext | None = getattr(self._local, "context", None)
@@ -111,7 +123,10 @@ class Jobs:
     def consumer(self, *, workers: int = 1, periodic: bool = True) -> Any:
         """A huey consumer running this process's worker threads."""
         return self.huey.create_consumer(
-            workers=workers, worker_type="thread", periodic=periodic, initial_delay=0.05,
+            workers=workers,
+            worker_type="thread",
+            periodic=periodic,
+            initial_delay=0.05,
             max_delay=1.0,
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 from datasteward.crypto import Keyring
 from datasteward.legaltime.instants import parse_time
 from datasteward.notify import messages
-from datasteward.notify.art19 import recipients_to_notify
+from datasteward.notify.art19 import recipients_of, recipients_to_notify
 from datasteward.notify.messages import Channel, Message
 from datasteward.notify.outbox import Outbox
 from datasteward.packages.vault import download_token
@@ -114,6 +114,22 @@ class OutboxNotices:
                 upheld=bool(context.get("upheld")),
                 purposes=[str(purpose)] if purpose else ["direct marketing"],
                 reasons=str(context.get("grounds") or "") or None,
+            )
+        elif kind == "restriction_lift":
+            message = messages.restriction_lift(
+                policy,
+                **common,
+                request_id=rid,
+                lift_on=date.fromisoformat(str(context["lift_on"])),
+                reason=str(context["reason"]),
+            )
+        elif kind == "recipient_list":
+            received = recipients_of(policy, categories=None)
+            message = messages.recipient_list(
+                policy,
+                **common,
+                request_id=rid,
+                recipients=[r for r in policy.recipients if r.id in received],
             )
         else:
             raise ValueError(f"unknown notice kind {kind!r}")

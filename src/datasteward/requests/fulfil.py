@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from datasteward.crypto import Keyring
 from datasteward.fulfilment.plan import Plan, PlanKind
 from datasteward.fulfilment.service import Fulfilment, PlanRefused
 from datasteward.identity import Identity
@@ -37,12 +36,10 @@ class FulfilmentRunner:
     def __init__(
         self,
         make: Callable[[Policy], Fulfilment],
-        keyring: Keyring,
         *,
         package_lifetime: timedelta = timedelta(days=30),
     ) -> None:
         self.make = make
-        self.keyring = keyring
         self.package_lifetime = package_lifetime
         self._cached: tuple[Policy, Fulfilment] | None = None
 
@@ -97,6 +94,10 @@ class FulfilmentRunner:
                 False, {"plan": refused.plan.to_dict()}, tuple(p.message for p in refused.problems)
             )
         return TaskOutcome(False, {}, (f"{request.type.value} has no work in {system}",))
+
+    def lift(self, policy: Policy, request: Request, identities: Sequence[Identity]) -> TaskOutcome:
+        lifted = self.fulfilment(policy).restrict(identities, lift=True)
+        return TaskOutcome(lifted.complete, lifted.to_dict(), tuple(lifted.reasons))
 
     def _package(
         self, fulfilment: Fulfilment, request: Request, identities: Sequence[Identity]

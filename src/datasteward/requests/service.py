@@ -16,8 +16,8 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from datasteward.clock import Clock
 from datasteward.consent.model import Objection, ObjectionScope, ObjectionStatus
@@ -469,6 +469,30 @@ class RequestDesk:
                 tx, updated, "objection_decision", {"upheld": uphold, "grounds": why}
             )
             return updated
+
+    def send_recipient_list(self, request_id: str, *, actor: str) -> Request:
+        """Art. 19, last sentence: tell the person who received their data."""
+        now = self.clock.now()
+        with self.store.transaction() as tx:
+            active = self.policies.get(tx)
+            request = self._load(tx, request_id)
+            if request.state in (RequestState.RECEIVED, RequestState.AWAITING_IDENTITY):
+                raise Conflict(
+                    f"request {request_id} is {request.state.value}: identity must be "
+                    "established before the list of recipients is sent"
+                )
+            self._record(
+                tx,
+                active,
+                request,
+                "note",
+                request.state,
+                actor,
+                "list of recipients sent (Art. 19)",
+                now,
+            )
+            self.notices.to_subject(tx, request, "recipient_list", {})
+            return request
 
     def record_objection(
         self, tx: EngineTx, active: ActivePolicy, request: Request, *, actor: str

@@ -26,7 +26,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from datasteward.clock import Clock
@@ -34,6 +34,7 @@ from datasteward.consent.model import Channel
 from datasteward.consent.service import ConsentLedger
 from datasteward.errors import Conflict, InvalidInput, NotFound, StewardError
 from datasteward.identity import Identity
+from datasteward.legaltime.deadlines import zone
 from datasteward.legaltime.instants import format_time
 from datasteward.policy.active import ActivePolicy
 from datasteward.policy.model import ConnectorKind, Policy
@@ -82,6 +83,12 @@ class TaskRunner(Protocol):
     def plan(
         self, policy: Policy, request: Request, identities: Sequence[Identity]
     ) -> dict[str, Any]: ...
+
+    def lift(self, policy: Policy, request: Request, identities: Sequence[Identity]) -> TaskOutcome:
+        """Clear the restriction flags a restriction request set."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class RequestWork:
@@ -296,7 +303,7 @@ class RequestWork:
             transient = error.code in TRANSIENT_CODES
             outcome = TaskOutcome(False, {"error": error.code}, (error.message,))
             state = TaskState.FAILED
-        except Exception as error:  # noqa: BLE001 - a worker must record, not die
+        except Exception as error:
             transient = True
             name = type(error).__name__
             outcome = TaskOutcome(False, {"error": name}, (f"unexpected {name}",))
@@ -442,6 +449,88 @@ class RequestWork:
             }
         return self.runner.plan(active.policy, request, identities)
 
+    # -- lifting a restriction (Art. 18(3)) ------------------------------------------------
+
+    def schedule_lift(self, request_id: str, *, on: date, reason: str, actor: str) -> Request:
+        """Tell the person now that their restriction will be lifted on
+        ``on`` (a later day): Art. 18(3) requires the notice *before* the
+        lift. :meth:`apply_due_lifts` lifts it once the day has come."""
+        if not reason.strip():
+            raise InvalidInput("say why the restriction ends (--reason)")
+        with self.store.transaction() as tx:
+            active = self.desk.policies.get(tx)
+            request = self.desk.load(tx, request_id, for_update=True)
+            if request.type is not RequestType.RESTRICTION:
+                raise Conflict(f"request {request_id} is not a restriction request")
+            if request.state is not RequestState.COMPLETED:
+                raise Conflict(
+                    f"request {request_id} is {request.state.value}: only a restriction in "
+                    "place can be lifted"
+                )
+            if "lifted_at" in request.details.get("lift", {}):
+                raise Conflict(f"the restriction of request {request_id} was already lifted")
+            today = self.clock.now().astimezone(zone(active.policy.controller.time_zone)).date()
+            if on <= today:
+                raise InvalidInput(
+                    "the lift must be on a later day than today, so that the person is "
+                    "told before it happens (Art. 18(3))"
+                )
+            lift = {"on": on.isoformat(), "reason": reason.strip(), "notified_at": _now(self)}
+            self.desk.set_details(tx, request, {"lift": lift})
+            request = self.desk.load(tx, request_id)
+            self.desk.transition(
+                tx,
+                active,
+                request,
+                "note",
+                actor,
+                f"restriction to be lifted on {on}: {reason}",
+                details={"lift_on": on.isoformat()},
+            )
+            self.desk.notices.to_subject(
+                tx, request, "restriction_lift", {"lift_on": on.isoformat(), "reason": reason}
+            )
+            return self.desk.load(tx, request_id)
+
+    def apply_due_lifts(self, *, actor: str) -> list[str]:
+        """Lift every restriction whose announced day has come: the engine's
+        record, then the flag columns in the systems. Returns request ids."""
+        lifted: list[str] = []
+        with self.store.reading() as tx:
+            active = self.desk.policies.get(tx)
+            today = self.clock.now().astimezone(zone(active.policy.controller.time_zone)).date()
+            candidates = [
+                r["id"]
+                for r in self.desk.rows(tx).list_requests(
+                    states=[RequestState.COMPLETED.value], limit=100_000
+                )
+                if r["type"] == RequestType.RESTRICTION.value
+            ]
+        for request_id in candidates:
+            request = self.desk.get(request_id)
+            lift = request.details.get("lift")
+            if not lift or "lifted_at" in lift or date.fromisoformat(lift["on"]) > today:
+                continue
+            with self.store.reading() as tx:
+                identities = self.desk.directory.reveal(tx, request.subject_id)
+            outcome = self.runner.lift(active.policy, request, identities)
+            with self.store.transaction() as tx:
+                request = self.desk.load(tx, request_id, for_update=True)
+                self.desk.rows(tx).lift_restriction(request.subject_id, _now(self))
+                self.desk.set_details(tx, request, {"lift": {**lift, "lifted_at": _now(self)}})
+                request = self.desk.load(tx, request_id)
+                self.desk.transition(
+                    tx,
+                    active,
+                    request,
+                    "note",
+                    actor,
+                    "restriction lifted",
+                    details={"result": outcome.result, "complete": outcome.done},
+                )
+            lifted.append(request_id)
+        return lifted
+
     # -- settling ----------------------------------------------------------------------
 
     def _settle(self, tx: EngineTx, request_id: str, actor: str) -> None:
@@ -496,6 +585,10 @@ class RequestWork:
                 policy_version=active.version,
                 details={"recipients": told},
             )
+
+
+def _now(work: RequestWork) -> str:
+    return format_time(work.clock.now())
 
 
 def _task_row(
