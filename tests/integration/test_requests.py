@@ -360,3 +360,42 @@ def test_details_are_unreadable_once_the_subject_is_shredded(d: Desk) -> None:
     with d.steward.store.transaction() as tx:
         d.steward.directory.shred(tx, request.subject_id, actor=STAFF, reason="test")
     assert d.desk.get(request.id).details == {"shredded": True}
+
+
+LEGITIMATE_INTEREST = """  - id: fraud_checks
+    name: Checking orders for fraud
+    legal_bases: [legitimate_interest]
+    legitimate_interest: Preventing card fraud on orders.
+processing_activities:"""
+
+
+@pytest.mark.parametrize("uphold", [True, False])
+def test_objection_on_legitimate_interest_is_decided_by_staff(
+    steward: Steward, uphold: bool
+) -> None:
+    from tests.integration.conftest import policy_variant
+
+    steward.apply(policy_variant(("processing_activities:", LEGITIMATE_INTEREST)))
+    d = make_desk(steward)
+    request = d.verified(RequestType.OBJECTION, details={"purpose": "fraud_checks"})
+    waiting = d.work.start(request.id, actor=STAFF)
+    assert waiting.state is RequestState.IN_PROGRESS  # reviewed, not applied at once
+    with steward.store.reading() as tx:
+        (pending,) = tx.objections_of(request.subject_id)
+    assert pending.status.value == "pending" and pending.purpose_id == "fraud_checks"
+    if not uphold:
+        with pytest.raises(InvalidInput, match="compelling"):
+            d.desk.decide_objection(request.id, uphold=False, grounds="", actor=STAFF)
+    decided = d.desk.decide_objection(
+        request.id,
+        uphold=uphold,
+        grounds="" if uphold else "ongoing fraud investigation on this account",
+        actor=STAFF,
+    )
+    assert decided.state is RequestState.COMPLETED
+    with steward.store.reading() as tx:
+        (final,) = tx.objections_of(request.subject_id)
+    assert final.status.value == ("upheld" if uphold else "rejected")
+    assert d.notices.last(request.id, "objection_decision").context["upheld"] is uphold
+    decision = steward.ledger.check(steward.identity(ANA), "fraud_checks")
+    assert decision.allowed is (not uphold)

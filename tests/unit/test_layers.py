@@ -21,6 +21,7 @@ DOMAIN = [
     "subjects",
     "fulfilment",
     "packages",
+    "requests",
 ]
 FORBIDDEN_IN_DOMAIN = {
     "sqlalchemy",
