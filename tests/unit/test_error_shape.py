@@ -9,7 +9,10 @@ import pytest
 import datasteward.documents
 import datasteward.fulfilment
 import datasteward.fulfilment.service
+import datasteward.notify.senders
 import datasteward.packages
+import datasteward.requests.lifecycle
+import datasteward.requests.service
 from datasteward import errors
 from datasteward.errors import (
     InvalidIdentity,
@@ -44,6 +47,14 @@ def _instance(cls: type[StewardError]) -> StewardError:
         from datasteward.fulfilment.plan import Plan, PlanKind
 
         return cls(Plan(PlanKind.ERASURE))
+    if issubclass(cls, datasteward.requests.lifecycle.IllegalTransition):
+        from datasteward.requests.model import RequestState
+
+        return cls("0d6f6d52", RequestState.COMPLETED, "cancel")
+    if issubclass(cls, datasteward.requests.service.VerificationFailed):
+        from datasteward.requests.verification import CodeCheck
+
+        return cls("wrong code; 4 attempt(s) left", CodeCheck.WRONG, 4)
     if issubclass(cls, NotFound):
         return cls("purpose", "newsleter", " (did you mean 'newsletter'?)")
     return cls("something precise went wrong")

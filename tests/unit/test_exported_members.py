@@ -26,6 +26,9 @@ PUBLIC_MODULES = [
     "datasteward.fulfilment",
     "datasteward.packages",
     "datasteward.connectors",
+    "datasteward.requests",
+    "datasteward.notify",
+    "datasteward.jobs",
 ]
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import typer
 
 from datasteward import __version__
-from datasteward.cli import engine_commands, policy_commands
+from datasteward.cli import engine_commands, policy_commands, request_commands
 from datasteward.cli.consent_commands import consent_app
 from datasteward.cli.fulfil_commands import fulfil_app
+from datasteward.cli.outbox_commands import outbox_app
+from datasteward.cli.retention_commands import retention_app
 from datasteward.cli.shop_commands import shop_app
 from datasteward.cli.systems_commands import systems_app
 
@@ -49,6 +51,9 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(shop_app, name="shop")
 app.add_typer(systems_app, name="systems")
 app.add_typer(fulfil_app, name="fulfil")
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(retention_app, name="retention")
+request_commands.register(app)
 
 
 def run() -> None:

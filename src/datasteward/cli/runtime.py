@@ -6,6 +6,7 @@ touch (or even import) the store or the keys."""
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +21,12 @@ from datasteward.settings import Settings
 if TYPE_CHECKING:  # the store and crypto stacks load only for commands that use them
     from datasteward.consent.service import ConsentLedger
     from datasteward.crypto import Keyring
+    from datasteward.jobs import Jobs
+    from datasteward.notify.outbox import Outbox
+    from datasteward.policy.model import Policy
+    from datasteward.requests.fulfil import FulfilmentRunner
+    from datasteward.requests.service import RequestDesk
+    from datasteward.requests.work import RequestWork
     from datasteward.store.keystore import SqlKeyStore
     from datasteward.store.sql_store import SqlEngineStore
     from datasteward.subjects.service import SubjectDirectory
@@ -76,6 +83,138 @@ class Runtime:
         from datasteward.consent.service import ConsentLedger
 
         return ConsentLedger(self.engine, self.directory, self.clock)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        from datasteward.notify.wiring import build_outbox
+
+        return build_outbox(self.settings, self.engine, self.keyring, self.clock)
+
+    @cached_property
+    def desk(self) -> RequestDesk:
+        from datasteward.notify.request_notices import OutboxNotices
+        from datasteward.requests.service import RequestDesk
+        from datasteward.store.request_store import SqlRequestRows
+
+        notices = OutboxNotices(self.outbox, self.keyring, self.settings.public_url)
+        return RequestDesk(
+            self.engine,
+            lambda tx: SqlRequestRows(tx.connection),  # type: ignore[attr-defined]
+            self.directory,
+            self.keyring,
+            notices,
+            self.clock,
+        )
+
+    def _runner(self) -> FulfilmentRunner:
+        from datasteward.connectors import sql_connectors
+        from datasteward.fulfilment.service import Fulfilment, erasure_hash_key
+        from datasteward.requests.fulfil import FulfilmentRunner
+
+        def make(policy: Policy) -> Fulfilment:
+            return Fulfilment(
+                policy,
+                connectors=sql_connectors(self.settings.env),
+                keyring=self.keyring,
+                home=self.settings.home,
+                clock=self.clock,
+                hash_key=erasure_hash_key(self.keyring),
+            )
+
+        return FulfilmentRunner(make)
+
+    @cached_property
+    def work(self) -> RequestWork:
+        """Request work run in this process (``request run``)."""
+        from datasteward.requests.work import RequestWork
+
+        return RequestWork(self.desk, self._runner(), self.ledger, self.clock)
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        from datasteward.jobs import JobContext, Jobs, make_huey
+
+        def build() -> JobContext:
+            # each worker thread gets its own services and connections
+            own = Runtime(self.settings, self.clock)
+            work = own.work
+            actor = f"worker:{socket.gethostname()}:{os.getpid()}"
+
+            def run_task(task_id: str) -> bool:
+                from datasteward.requests.model import TaskState
+
+                task = work.run_task(task_id, actor=actor, retry_transient=True)
+                return task.state is not TaskState.PENDING
+
+            def deliver() -> int:
+                return int(own.outbox.deliver_due().sent)
+
+            def daily() -> None:
+                work.apply_due_lifts(actor=actor)
+
+            return JobContext(run_task, deliver, lambda: list(work.pending_tasks()), daily)
+
+        return Jobs(make_huey(self.settings), build)
+
+    @cached_property
+    def queued_work(self) -> RequestWork:
+        """Request work handed to the job queue (``request run --queue``)."""
+        from datasteward.jobs import HueyJobQueue
+        from datasteward.requests.work import RequestWork
+
+        return RequestWork(
+            self.desk, self._runner(), self.ledger, self.clock, queue=HueyJobQueue(self.jobs)
+        )
+
+    def close(self) -> None:
+        """Release the connections this runtime opened."""
+        for name in ("work", "queued_work"):
+            work = self.__dict__.get(name)
+            if work is not None:
+                work.runner.close()
+        for name in ("engine", "keystore"):
+            held = self.__dict__.get(name)
+            if held is not None:
+                held.engine.dispose()
+
+    def audit_read(self, action: str, request_id: str) -> None:
+        """Record that staff looked at what a request touches."""
+        with self.engine.transaction() as tx:
+            tx.audit(
+                at=self.clock.now(),
+                actor=self.settings.actor,
+                action=action,
+                object_type="request",
+                object_id=request_id,
+                reason="viewed by staff",
+                policy_version=None,
+            )
+
+    def export_request_package(self, request_id: str, out: Path) -> Path:
+        """Decrypt a request's package into ``out`` for a staff member (audited)."""
+        from datasteward.errors import Conflict
+        from datasteward.packages.vault import export_package
+
+        view = self.desk.show(request_id)
+        package = next((t.result for t in view.tasks if "package_id" in t.result), None)
+        if package is None:
+            raise Conflict(f"request {request_id} has no package (yet)")
+        out.mkdir(parents=True, exist_ok=True)
+        target = out / f"{view.request.type.value}-{request_id}.zip"
+        package_id = str(package["package_id"])
+        export_package(self.settings.home, self.keyring, package_id, target, now=self.clock.now())
+        with self.engine.transaction() as tx:
+            tx.audit(
+                at=self.clock.now(),
+                actor=self.settings.actor,
+                action="package.exported",
+                object_type="request",
+                object_id=request_id,
+                reason="package decrypted for staff",
+                policy_version=None,
+                details={"package": package_id},
+            )
+        return target
 
 
 def runtime(ctx: typer.Context) -> Runtime:

@@ -30,16 +30,12 @@ from huey.exceptions import RetryTask
 
 from datasteward.settings import Settings
 
-__all__ = ["HueyJobQueue", "JobContext", "Jobs", "TransientFailure", "make_huey"]
+__all__ = ["HueyJobQueue", "JobContext", "Jobs", "make_huey"]
 
 QUEUE_NAME = "datasteward"
 TASK_RETRIES = 8
 RETRY_DELAY = 5
 RETRY_BACKOFF = 2.0
-
-
-class TransientFailure(Exception):
-    """A job failed for a reason worth retrying later."""
 
 
 def make_huey(settings: Settings, *, immediate: bool = False) -> Huey:
@@ -109,9 +105,9 @@ class Jobs:
         self.requeue_tasks: Any = huey.periodic_task(
             crontab(minute="*/10"), name="steward.requeue_tasks"
         )(requeue_tasks)
-        self.daily: Any = huey.periodic_task(
-            crontab(hour="3", minute="15"), name="steward.daily"
-        )(daily)
+        self.daily: Any = huey.periodic_task(crontab(hour="3", minute="15"), name="steward.daily")(
+            daily
+        )
 
     def context(self) -> JobContext:
         built: JobContext | None = getattr(self._local, "context", None)
