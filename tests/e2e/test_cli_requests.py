@@ -87,11 +87,27 @@ def test_new_request_json_shape(ready: Steward) -> None:
     ("args", "code", "needle"),
     [
         (["--type", "deletion", "--subject", ANA], "usage_error", "not a request type"),
-        (["--type", "access", "--subject", ANA, "--received", "31.01.2026"], "usage_error", "not a date"),
-        (["--type", "access", "--subject", ANA, "--received", "2999-01-01"], "invalid_input", "future"),
+        (
+            ["--type", "access", "--subject", ANA, "--received", "31.01.2026"],
+            "usage_error",
+            "not a date",
+        ),
+        (
+            ["--type", "access", "--subject", ANA, "--received", "2999-01-01"],
+            "invalid_input",
+            "future",
+        ),
         (["--type", "access", "--subject", "email:not-an-email"], "invalid_identity", ""),
-        (["--type", "rectification", "--subject", ANA, "--set", "nonsense"], "usage_error", "--set"),
-        (["--type", "access", "--subject", ANA, "--purpose", "newsletter"], "usage_error", "--purpose"),
+        (
+            ["--type", "rectification", "--subject", ANA, "--set", "nonsense"],
+            "usage_error",
+            "--set",
+        ),
+        (
+            ["--type", "access", "--subject", ANA, "--purpose", "newsletter"],
+            "usage_error",
+            "--purpose",
+        ),
     ],
 )
 def test_bad_intake_is_refused_and_writes_nothing(
@@ -154,7 +170,9 @@ def test_wrong_code_and_unknown_request(ready: Steward) -> None:
 
 
 def test_withdrawal_by_request_is_applied_at_once(ready: Steward) -> None:
-    gave = ready("consent", "give", "--subject", ANA, "--purpose", "newsletter", "--channel", "form")
+    gave = ready(
+        "consent", "give", "--subject", ANA, "--purpose", "newsletter", "--channel", "form"
+    )
     assert gave.exit_code == 0, gave.output
     done = run_json(
         ready, "request", "new", "--type", "withdraw_consent", "--subject", ANA, "--channel", "web"

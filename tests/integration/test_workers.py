@@ -90,9 +90,7 @@ def test_two_workers_run_each_task_exactly_once(
     rt.jobs.huey.flush()  # a clean queue in the shared test database
     ids: list[str] = []
     for email in emails:
-        request = rt.desk.submit(
-            *_access(email), actor="test:staff", channel="email"
-        )
+        request = rt.desk.submit(*_access(email), actor="test:staff", channel="email")
         rt.desk.verify_by_staff(request.id, actor="test:staff", reason="known customer")
         ids.append(request.id)
     for request_id in ids:
@@ -136,9 +134,7 @@ def test_two_workers_run_each_task_exactly_once(
 
     with rt.engine.reading() as tx:
         runs = tx.audit_entries(action="task.run", limit=10 * REQUESTS)
-        attempts = [
-            int(r.attempts) for r in tx.connection.execute(select(tasks.c.attempts))
-        ]
+        attempts = [int(r.attempts) for r in tx.connection.execute(select(tasks.c.attempts))]
     ran = Counter(str(e.details["task"]) for e in runs)
     assert set(ran) == set(all_tasks)
     assert max(ran.values()) == 1, "a task ran twice"

@@ -134,7 +134,9 @@ def new_command(
 
 
 @request_app.command("show")
-def show_command(ctx: typer.Context, request_id: str = REQUEST_ID, as_json: bool = JSON_OPTION) -> None:
+def show_command(
+    ctx: typer.Context, request_id: str = REQUEST_ID, as_json: bool = JSON_OPTION
+) -> None:
     """A request with its deadlines, history and tasks."""
     with reporting_errors(as_json=as_json):
         rt = runtime(ctx)
