@@ -22,6 +22,7 @@ __all__ = [
     "EngineStore",
     "EngineTx",
     "ErasureOutcome",
+    "FieldsOutcome",
     "KeyStore",
     "StoredIdentity",
     "StoredPolicy",
@@ -179,6 +180,19 @@ class ErasureOutcome(Protocol):
     def changed(self) -> Mapping[str, int]: ...
     @property
     def refused(self) -> Mapping[str, int]: ...
+    @property
+    def held(self) -> Sequence[Any]:
+        """Per legal hold split by rows (``fulfilment.report.HeldRows``)."""
+        ...
+
+
+class FieldsOutcome(Protocol):
+    """What writing new values into one dataset did (rectification, restriction)."""
+
+    @property
+    def rows_matched(self) -> int: ...
+    @property
+    def changed(self) -> Mapping[str, int]: ...
 
 
 class SystemConnector(Protocol):
@@ -195,8 +209,18 @@ class SystemConnector(Protocol):
         self, conn: Any, scope: Any, dataset: str, identities: Any, columns: Sequence[str]
     ) -> Iterator[dict[str, Any]]: ...
     def apply_erasure(
-        self, conn: Any, scope: Any, dataset: str, identities: Any, actions: Any
+        self,
+        conn: Any,
+        scope: Any,
+        dataset: str,
+        identities: Any,
+        actions: Any,
+        *,
+        holds: Sequence[Any] = (),
     ) -> ErasureOutcome: ...
+    def update_fields(
+        self, conn: Any, scope: Any, identities: Any, values: Mapping[str, Sequence[Any]]
+    ) -> Mapping[str, FieldsOutcome]: ...
     def close(self) -> None: ...
 
 

@@ -1,112 +1,47 @@
 """Fulfilment end to end on the generated example shop: the plan counts the
 subject's rows, the access package holds exactly their rows (compared with
 hand-written SQL) and nobody else's, portability returns only provided
-fields, erasure leaves no declared personal field of theirs outside the
-datasets a legal hold keeps and touches no one else's rows, refused values
-make the report incomplete, and a plan with problems changes nothing.
+fields, erasure leaves no declared personal field of theirs outside what a
+legal hold keeps and touches no one else's rows, refused values make the
+report incomplete, and a plan with problems changes nothing.
 
-SQLite always runs; PostgreSQL when ``STEWARD_TEST_POSTGRES_URL`` is set
-(databases ``ful_t_<hex>`` created and dropped here)."""
+SQLite always runs; PostgreSQL and MariaDB when ``STEWARD_TEST_POSTGRES_URL``
+and ``STEWARD_TEST_MARIADB_URL`` are set (databases ``ful_t_<hex>`` created
+and dropped here)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import secrets
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from tests.integration import fulfil_helpers as h
+from tests.integration.databases import scratch_database
 
-from datasteward.clock import FixedClock
-from datasteward.connectors import sql_connectors
 from datasteward.crypto import Keyring, MasterKey
 from datasteward.fulfilment.plan import PlanKind
-from datasteward.fulfilment.service import Fulfilment, PlanRefused, erasure_hash_key
-from datasteward.identity import Identity, parse_identity
+from datasteward.fulfilment.service import Fulfilment, PlanRefused
 from datasteward.packages import export_package
 from datasteward.policy import load_policy_file, parse_policy
 from datasteward.policy.model import Policy
-from datasteward.shop import TABLE_NAMES, database_fingerprint, load, sample_subjects_by_role
+from datasteward.shop import database_fingerprint, load, sample_subjects_by_role
 
-PG_ENV = "STEWARD_TEST_POSTGRES_URL"
-POLICY_FILE = Path(__file__).resolve().parents[2] / "examples" / "shop" / "policy.yaml"
+POLICY_FILE = h.POLICY_FILE
 ROWS = 20_000
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 HELD = ("orders", "order_items", "payments")
 
-# The declared personal fields of the shop policy, per table.
-PERSONAL = {
-    "customers": ("email", "first_name", "last_name", "phone", "national_id", "country"),
-    "addresses": ("line1", "city", "postcode", "country"),
-    "newsletter_subscribers": ("email", "subscribed_at", "unsubscribed_at", "signup_ip"),
-    "newsletter_events": ("kind", "occurred_at", "ip_address", "user_agent"),
-    "contact_messages": ("email", "name", "message", "ip_address"),
-    "access_log": ("ip_address", "user_agent", "path", "referrer", "customer_id"),
-}
 
-# The subject's rows per table, by hand: ``:email`` and ``:cid`` are bound.
-SUBJECT_ROWS = {
-    "customers": "SELECT id FROM customers WHERE email = :email",
-    "addresses": "SELECT id FROM addresses WHERE customer_id = :cid",
-    "orders": "SELECT id FROM orders WHERE customer_id = :cid OR billing_email = :email",
-    "order_items": "SELECT id FROM order_items WHERE order_id IN "
-    "(SELECT id FROM orders WHERE customer_id = :cid OR billing_email = :email)",
-    "payments": "SELECT id FROM payments WHERE order_id IN "
-    "(SELECT id FROM orders WHERE customer_id = :cid OR billing_email = :email)",
-    "newsletter_subscribers": "SELECT id FROM newsletter_subscribers "
-    "WHERE email = :email OR customer_id = :cid",
-    "newsletter_events": "SELECT id FROM newsletter_events WHERE subscriber_id IN "
-    "(SELECT id FROM newsletter_subscribers WHERE email = :email OR customer_id = :cid)",
-    "contact_messages": "SELECT id FROM contact_messages WHERE email = :email",
-    "access_log": "SELECT id FROM access_log WHERE customer_id = :cid",
-    "sellers": "SELECT id FROM sellers WHERE email = :email",
-    "seller_documents": "SELECT id FROM seller_documents WHERE seller_id IN "
-    "(SELECT id FROM sellers WHERE email = :email)",
-}
-
-
-@contextmanager
-def _postgres_database(admin_url: str) -> Iterator[str]:
-    name = f"ful_t_{secrets.token_hex(6)}"
-    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(
-                    text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :name AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": name},
-                )
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-    finally:
-        admin.dispose()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="module", params=h.BACKENDS)
 def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('shop') / 'shop.sqlite'}"
-        return
-    admin = os.environ.get(PG_ENV)
-    if not admin:
-        pytest.skip(f"PostgreSQL tests need {PG_ENV}")
-    with _postgres_database(admin) as url:
+    with scratch_database(request.param, tmp_path_factory.mktemp("shop"), "ful_t") as url:
         yield url
 
 
@@ -136,52 +71,14 @@ def keyring() -> Keyring:
 
 
 def _service(url: str, policy: Policy, keyring: Keyring, home: Path) -> Fulfilment:
-    return Fulfilment(
-        policy,
-        connectors=sql_connectors({"SHOP_DATABASE_URL": url}),
-        keyring=keyring,
-        home=home,
-        clock=FixedClock(NOW),
-        hash_key=erasure_hash_key(keyring),
-    )
+    return h.service(url, policy, keyring, home, NOW)
 
 
-def _email(address: str) -> Identity:
-    return parse_identity(f"email:{address}")
-
-
-def _query(url: str, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql), params)]
-    finally:
-        engine.dispose()
-
-
-def _customer_id(url: str, email: str) -> int:
-    return int(_query(url, "SELECT id FROM customers WHERE email = :e", e=email)[0][0])
-
-
-def _subject_ids(url: str, email: str) -> dict[str, set[int]]:
-    found = _query(url, "SELECT id FROM customers WHERE email = :e", e=email)
-    cid = int(found[0][0]) if found else -1
-    return {
-        table: {int(r[0]) for r in _query(url, sql, email=email, cid=cid)}
-        for table, sql in SUBJECT_ROWS.items()
-    }
-
-
-def _others_checksum(url: str, exclude: dict[str, set[int]]) -> dict[str, str]:
-    """A digest per table of every row that is not the subject's."""
-    digests: dict[str, str] = {}
-    for table in TABLE_NAMES:
-        digest = hashlib.sha256()
-        for row in _query(url, f"SELECT * FROM {table} ORDER BY id"):
-            if int(row[0]) not in exclude.get(table, set()):
-                digest.update(repr(row).encode("utf-8"))
-        digests[table] = digest.hexdigest()
-    return digests
+_email = h.email
+_query = h.query
+_customer_id = h.customer_id
+_subject_ids = h.subject_ids
+_others_checksum = h.others_checksum
 
 
 # -- planning and access ----------------------------------------------------------------------

@@ -3,66 +3,14 @@ policy and small variants of it, with reflected columns given by hand."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
+from tests.unit.shop_plans import column as _column
+from tests.unit.shop_plans import policy as _policy
+from tests.unit.shop_plans import schema as _schema
 
-from datasteward.fulfilment.columns import ColumnInfo, ColumnKind
 from datasteward.fulfilment.locate import Link, Match, locate
 from datasteward.fulfilment.plan import PlanKind, build_plan
-from datasteward.policy import parse_policy
-from datasteward.policy.model import Policy
-
-SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "policy.yaml"
-
-
-def _policy(edit: Any = None) -> Policy:
-    data = yaml.safe_load(SHOP.read_text(encoding="utf-8"))
-    if edit is not None:
-        edit(data)
-    return parse_policy(yaml.safe_dump(data, allow_unicode=True), "shop.yaml").policy
-
-
-def _column(name: str, **overrides: Any) -> ColumnInfo:
-    values: dict[str, Any] = {
-        "name": name,
-        "kind": ColumnKind.STRING,
-        "length": 255,
-        "nullable": True,
-        "primary_key": False,
-        "unique": False,
-        "foreign_key": False,
-        "referenced_by": False,
-    }
-    values.update(overrides)
-    return ColumnInfo(**values)
-
-
-def _schema(policy: Policy) -> dict[str, dict[str, dict[str, ColumnInfo]]]:
-    """A schema in which every declared column exists, typed plausibly."""
-    schema: dict[str, dict[str, dict[str, ColumnInfo]]] = {}
-    for system in policy.systems:
-        tables: dict[str, dict[str, ColumnInfo]] = {}
-        for dataset in system.datasets:
-            columns = {
-                "id": _column(
-                    "id",
-                    kind=ColumnKind.INTEGER,
-                    length=64,
-                    nullable=False,
-                    primary_key=True,
-                    referenced_by=True,
-                )
-            }
-            for f in dataset.fields:
-                kind = ColumnKind.STRING
-                if "_at" in f.name or f.name in {"date_of_birth"}:
-                    kind = ColumnKind.DATETIME if f.name.endswith("_at") else ColumnKind.DATE
-                columns[f.name] = _column(f.name, kind=kind)
-            tables[dataset.name] = columns
-        schema[system.id] = tables
-    return schema
 
 
 def test_locate_follows_identities_then_relations_parents_first() -> None:
@@ -146,3 +94,12 @@ def test_plan_serialises() -> None:
     customers = next(d for d in data["systems"][0]["datasets"] if d["dataset"] == "customers")
     assert customers["rows"] == 1
     assert customers["row_action"] == "read"
+
+
+def test_a_narrowed_scope_keeps_what_the_named_datasets_read() -> None:
+    scope = locate(_policy().systems[0], {"email"})
+    narrow = scope.narrowed(["payments", "contact_messages"])
+    names = [loc.dataset for loc in narrow.locators]
+    assert set(names) == {"payments", "orders", "customers", "contact_messages"}
+    assert names == [loc.dataset for loc in scope.locators if loc.dataset in names]
+    assert scope.narrowed(["no_such_dataset"]).locators == ()

@@ -1,9 +1,12 @@
-"""``steward fulfil``: plan and carry out one subject's access, portability or
-erasure request against the company systems the policy declares.
+"""``steward fulfil``: plan and carry out one subject's access, portability,
+erasure, rectification or restriction request against the company systems
+the policy declares.
 
 Each command names the subject by one or more ``--subject KIND:VALUE``
 identities. System URLs come from the environment variables the policy's
-``url_env`` names; packages are stored encrypted under ``--home``."""
+``url_env`` names; packages are stored encrypted under ``--home``, and the
+reflected schemas of the systems are cached under ``HOME/cache/reflection``
+so that a command does not reflect every table again."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from datasteward.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNUSABLE, UsageError
 
 if TYPE_CHECKING:
     from datasteward.fulfilment.plan import Plan
-    from datasteward.fulfilment.service import Fulfilment
+    from datasteward.fulfilment.service import Fulfilment, PlanRefused
     from datasteward.identity import Identity
     from datasteward.policy.model import Policy
 
@@ -58,7 +61,9 @@ def _service(ctx: typer.Context, policy: Policy) -> Fulfilment:
     rt = runtime(ctx)
     return Fulfilment(
         policy,
-        connectors=sql_connectors(rt.settings.env),
+        connectors=sql_connectors(
+            rt.settings.env, cache_dir=rt.settings.home / "cache" / "reflection"
+        ),
         keyring=rt.keyring,
         home=rt.settings.home,
         clock=rt.clock,
@@ -72,19 +77,41 @@ def _print_plan(plan: Plan) -> None:
         typer.echo(f"{system.system} ({system.connector})")
         if system.manual_instructions:
             typer.echo(f"  by hand: {system.manual_instructions}")
+        if system.note:
+            typer.echo(f"  {system.note}")
         for dataset in system.datasets:
             rows = "?" if dataset.rows is None else str(dataset.rows)
             typer.echo(f"  {dataset.dataset}: {rows} row(s), {dataset.row_action}")
+            if dataset.flag:
+                typer.echo(f"    restriction flag: {dataset.flag}")
             for field in dataset.fields:
                 typer.echo(f"    {field.name}: {field.explanation}")
     for problem in plan.problems:
         typer.echo(f"problem: {problem}")
 
 
+def _refused(refused: PlanRefused, as_json: bool) -> typer.Exit:
+    """Print a refused plan; the exit for it (2: nothing was done)."""
+    if as_json:
+        emit_json({"refused": True, "plan": refused.plan.to_dict()})
+    else:
+        typer.echo(refused.message, err=True)
+        for problem in refused.plan.problems:
+            typer.echo(f"problem: {problem}", err=True)
+    return typer.Exit(EXIT_UNUSABLE)
+
+
 @fulfil_app.command("plan")
 def plan_command(
     ctx: typer.Context,
-    kind: str = typer.Option(..., "--type", help="access, portability or erasure."),
+    kind: str = typer.Option(
+        ...,
+        "--type",
+        help="access, portability, erasure, rectification or restriction.",
+    ),
+    changes: list[str] = typer.Option(
+        [], "--set", help="For rectification: SYSTEM.DATASET.FIELD=VALUE; repeatable."
+    ),
     subjects: list[str] = typer.Option([], "--subject", help=_SUBJECT_HELP),
     policy_path: Path | None = typer.Option(None, "--policy", help=_POLICY_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
@@ -97,10 +124,15 @@ def plan_command(
         try:
             plan_kind = PlanKind(kind)
         except ValueError:
-            raise UsageError("--type is access, portability or erasure") from None
+            raise UsageError(
+                "--type is access, portability, erasure, rectification or restriction"
+            ) from None
         identities = _identities(subjects)
+        wanted = _changes(changes) if changes else None
+        if wanted and plan_kind is not PlanKind.RECTIFICATION:
+            raise UsageError("--set belongs to --type rectification")
         with _service(ctx, _policy(ctx, policy_path)) as service:
-            plan = service.plan(plan_kind, identities)
+            plan = service.plan(plan_kind, identities, changes=wanted)
     if as_json:
         emit_json(plan.to_dict())
     else:
@@ -183,13 +215,7 @@ def erase_command(
             try:
                 report = service.erase(identities)
             except PlanRefused as refused:
-                if as_json:
-                    emit_json({"refused": True, "plan": refused.plan.to_dict()})
-                else:
-                    typer.echo(refused.message, err=True)
-                    for problem in refused.plan.problems:
-                        typer.echo(f"problem: {problem}", err=True)
-                raise typer.Exit(EXIT_UNUSABLE) from None
+                raise _refused(refused, as_json) from None
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -204,8 +230,103 @@ def erase_command(
                     f"    {kept.field} kept: {kept.hold.law} ({kept.hold.article}), "
                     f"{kept.hold.period.describe()} after {kept.hold.anchor_event}"
                 )
+            for held in entry.held:
+                until = "no end date known"
+                if held.kept_from and held.kept_until:
+                    until = f"their holds end {held.kept_from} to {held.kept_until}"
+                undated = f", {held.undated} with no end date yet" if held.undated else ""
+                typer.echo(
+                    f"    {held.rows_kept} row(s) held ({until}{undated}), "
+                    f"{held.rows_released} row(s) past the hold erased"
+                )
         for work in report.manual:
             typer.echo(f"  {work.system}: by hand, pending: {work.instructions}")
         for reason in report.reasons:
             typer.echo(f"reason: {reason}")
+    raise typer.Exit(EXIT_OK if report.complete else EXIT_FINDINGS)
+
+
+def _changes(settings: list[str]) -> dict[str, str]:
+    """``SYSTEM.DATASET.FIELD=VALUE`` options as a mapping (the value may
+    itself hold ``=``; a field named twice is refused)."""
+    found: dict[str, str] = {}
+    for setting in settings:
+        key, equals, value = setting.partition("=")
+        if not equals or not key.strip():
+            raise UsageError("--set takes SYSTEM.DATASET.FIELD=VALUE")
+        if key.strip() in found:
+            raise UsageError(f"--set names {key.strip()} twice")
+        found[key.strip()] = value
+    return found
+
+
+@fulfil_app.command("rectify")
+def rectify_command(
+    ctx: typer.Context,
+    subjects: list[str] = typer.Option([], "--subject", help=_SUBJECT_HELP),
+    changes: list[str] = typer.Option(
+        [], "--set", help="SYSTEM.DATASET.FIELD=VALUE, the corrected value; repeatable."
+    ),
+    policy_path: Path | None = typer.Option(None, "--policy", help=_POLICY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Correct the subject's data (Art. 16). Every value is checked against
+    its field and column first; nothing is written unless all of them fit.
+    Exit 0 when done, 1 when a field found none of the subject's rows, 2 when
+    the plan was refused and nothing changed."""
+    from datasteward.fulfilment.service import PlanRefused
+
+    with reporting_errors(as_json=as_json):
+        identities = _identities(subjects)
+        if not changes:
+            raise UsageError("name at least one correction with --set SYSTEM.DATASET.FIELD=VALUE")
+        wanted = _changes(changes)
+        with _service(ctx, _policy(ctx, policy_path)) as service:
+            try:
+                report = service.rectify(identities, wanted)
+            except PlanRefused as refused:
+                raise _refused(refused, as_json) from None
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        typer.echo("rectification complete" if report.complete else "rectification NOT complete")
+        for entry in report.fields:
+            typer.echo(f"  {entry.key}: {entry.rows_matched} row(s), {entry.rows_changed} changed")
+        for reason in report.reasons:
+            typer.echo(f"reason: {reason}")
+    raise typer.Exit(EXIT_OK if report.complete else EXIT_FINDINGS)
+
+
+@fulfil_app.command("restrict")
+def restrict_command(
+    ctx: typer.Context,
+    subjects: list[str] = typer.Option([], "--subject", help=_SUBJECT_HELP),
+    lift: bool = typer.Option(False, "--lift", help="Lift the restriction instead."),
+    policy_path: Path | None = typer.Option(None, "--policy", help=_POLICY_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Restrict processing of the subject's data (Art. 18), or lift it: set
+    (clear) the restriction flag column on their rows wherever the policy
+    names one. Exit 0 when done, 2 when the plan was refused."""
+    from datasteward.fulfilment.service import PlanRefused
+
+    with reporting_errors(as_json=as_json):
+        identities = _identities(subjects)
+        with _service(ctx, _policy(ctx, policy_path)) as service:
+            try:
+                report = service.restrict(identities, lift=lift)
+            except PlanRefused as refused:
+                raise _refused(refused, as_json) from None
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        typer.echo(f"restriction {'lifted' if lift else 'imposed'}")
+        for system in report.systems:
+            if system.engine_only:
+                typer.echo(f"  {system.system}: {system.note}")
+            for entry in system.datasets:
+                typer.echo(
+                    f"  {system.system}.{entry.dataset}.{entry.flag}: "
+                    f"{entry.rows_matched} row(s), {entry.rows_changed} changed"
+                )
     raise typer.Exit(EXIT_OK if report.complete else EXIT_FINDINGS)

@@ -20,6 +20,7 @@ from datasteward.connectors.reflect import ConnectorError, Reflection, column_ki
 from datasteward.connectors.sql import (
     DEFAULT_BATCH,
     ErasureResult,
+    FieldsResult,
     SqlConnector,
     erasure_order,
     sql_connectors,
@@ -30,6 +31,7 @@ __all__ = [
     "CheckProblem",
     "ConnectorError",
     "ErasureResult",
+    "FieldsResult",
     "Identities",
     "Reflection",
     "Severity",

@@ -18,52 +18,59 @@ the result, never skipped silently. See docs/connectors.md.
 from __future__ import annotations
 
 import os
-from array import array
 from collections.abc import Callable, Iterator, Mapping, MutableSequence, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    ColumnElement,
     Connection,
-    Engine,
     Table,
-    and_,
-    bindparam,
-    case,
-    create_engine,
     delete,
-    event,
     func,
-    null,
     select,
-    tuple_,
     update,
 )
-from sqlalchemy import types as sqltypes
-from sqlalchemy.engine import CursorResult, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, ResourceClosedError
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import DBAPIError, ResourceClosedError
 
 from datasteward.connectors.check import SystemCheck, check_reflection
 from datasteward.connectors.compile import Identities, SubjectQuery
+from datasteward.connectors.engines import describe_error, first_line, make_engine
 from datasteward.connectors.reflect import ConnectorError, Reflection, reflect_system
-from datasteward.errors import one_line
-from datasteward.fulfilment.columns import ColumnInfo, OperatorError
+from datasteward.connectors.reflect_cache import ReflectionCache
+from datasteward.connectors.writes import (
+    CONSTANT_ACTIONS,
+    Action,
+    FieldsResult,
+    constant_values,
+    counter,
+    delete_keys,
+    erase_keys,
+    held_rows_query,
+    new_key_store,
+    split_by_holds,
+    update_values,
+)
+from datasteward.fulfilment.columns import ColumnInfo
+from datasteward.fulfilment.holds import RowHold
 from datasteward.fulfilment.locate import SubjectScope
 from datasteward.fulfilment.operators import Operator
+from datasteward.fulfilment.report import HeldRows
 from datasteward.policy.model import ConnectorKind, ErasureAction, System
 
-__all__ = ["DEFAULT_BATCH", "ErasureResult", "SqlConnector", "erasure_order"]
+__all__ = [
+    "DEFAULT_BATCH",
+    "ErasureResult",
+    "FieldsResult",
+    "SqlConnector",
+    "erasure_order",
+    "sql_connectors",
+]
 
 DEFAULT_BATCH = 1000
 """Rows fetched, and keys changed, per round trip."""
-
-_SQLITE_BUSY_TIMEOUT_S = 30.0
-
-_CONSTANT = frozenset({ErasureAction.SET_NULL, ErasureAction.SET_VALUE})
-"""Actions that write the same value into every non-empty cell."""
 
 _MYSQL = frozenset({"mysql", "mariadb"})
 
@@ -85,6 +92,8 @@ class ErasureResult:
     rows_deleted: int
     changed: dict[str, int] = field(default_factory=dict)
     refused: dict[str, int] = field(default_factory=dict)
+    held: tuple[HeldRows, ...] = ()
+    """Per legal hold split by rows: rows kept (until when) and released."""
 
     @property
     def complete(self) -> bool:
@@ -101,17 +110,10 @@ def erasure_order(scope: SubjectScope) -> list[str]:
     return [locator.dataset for locator in reversed(scope.locators)]
 
 
-@dataclass(frozen=True)
-class _Action:
-    column: Column[Any]
-    info: ColumnInfo
-    operator: Operator
-
-
 class SqlConnector:
     """A company database described by one :class:`System` of the policy."""
 
-    def __init__(self, system: System, url: str) -> None:
+    def __init__(self, system: System, url: str, *, cache_dir: Path | None = None) -> None:
         if system.connector is ConnectorKind.MANUAL:
             raise ConnectorError(
                 f"system '{system.id}' is handled by hand (connector: manual); it has no "
@@ -119,15 +121,23 @@ class SqlConnector:
                 system=system.id,
             )
         self.system = system
-        self.engine = _make_engine(url, system.id)
+        self.engine = make_engine(url, system.id)
+        self._cache = ReflectionCache(self.engine.url, system, cache_dir)
         self._reflection: Reflection | None = None
         self._streams: dict[int, list[CursorResult[Any]]] = {}
 
     @classmethod
-    def from_env(cls, system: System, env: Mapping[str, str] | None = None) -> SqlConnector:
+    def from_env(
+        cls,
+        system: System,
+        env: Mapping[str, str] | None = None,
+        *,
+        cache_dir: Path | None = None,
+    ) -> SqlConnector:
         """The connector for ``system``, its URL read from the environment
         variable the policy names (``url_env``); ``env`` defaults to
-        ``os.environ``."""
+        ``os.environ``. ``cache_dir`` keeps reflected schemas on disk between
+        processes (see :mod:`datasteward.connectors.reflect_cache`)."""
         environment = os.environ if env is None else env
         if system.connector is ConnectorKind.MANUAL:
             return cls(system, "")  # raises the manual-system error
@@ -144,7 +154,7 @@ class SqlConnector:
                 f"connection URL of system '{system.id}' (e.g. postgresql://user@host/db)",
                 system=system.id,
             )
-        return cls(system, url)
+        return cls(system, url, cache_dir=cache_dir)
 
     @property
     def dialect(self) -> str:
@@ -174,7 +184,7 @@ class SqlConnector:
         except DBAPIError as error:
             raise ConnectorError(
                 f"cannot connect to system '{self.system.id}' ({self.dialect}): "
-                f"{_first_line(error)}",
+                f"{first_line(error)}",
                 system=self.system.id,
             ) from None
         with connection:
@@ -193,13 +203,18 @@ class SqlConnector:
 
     def reflection(self, connection: Connection | None = None) -> Reflection:
         """The reflected tables of the policy's datasets, read once per
-        connector (:meth:`refresh` forgets them)."""
+        connector (:meth:`refresh` forgets them). A schema reflected before,
+        in this process or (with a cache directory) in an earlier one, is
+        reused while the database's schema fingerprint is unchanged: one
+        cheap catalog query instead of reflecting every table."""
         if self._reflection is None:
             if connection is None:
                 with self.connect(readonly=True) as own:
                     return self.reflection(own)
             with self._guard(None):
-                self._reflection = reflect_system(connection, self.system)
+                self._reflection = self._cache.get(
+                    connection, lambda: reflect_system(connection, self.system)
+                )
         return self._reflection
 
     def refresh(self) -> None:
@@ -221,6 +236,7 @@ class SqlConnector:
             reflection = reflect_system(connection, target)
             if target is self.system:
                 self._reflection = reflection
+                self._cache.put(connection, reflection)
             return check_reflection(connection, target, reflection)
 
     # -- reading ---------------------------------------------------------------------------
@@ -332,6 +348,7 @@ class SqlConnector:
         actions: Sequence[tuple[str, Operator]],
         *,
         batch: int = DEFAULT_BATCH,
+        holds: Sequence[RowHold] = (),
     ) -> ErasureResult:
         """Carry out ``actions`` (column, operator) on the subject's rows of
         ``dataset``. Call it for the datasets in :func:`erasure_order`, all on
@@ -348,6 +365,12 @@ class SqlConnector:
           ones computed with ``operator.operate`` and written by key
           (executemany), constants riding along in one ``UPDATE`` per batch.
 
+        ``holds`` are legal holds over other fields of the dataset whose end
+        is decided per row (:class:`RowHold`): the rows are then sorted by
+        their anchor time first (see :mod:`datasteward.connectors.writes`),
+        the actions apply to every row, and a hold's fields are erased, or
+        their rows deleted, only where that hold has ended.
+
         On MariaDB and MySQL every write goes by keys read first, because
         their ``DELETE``/``UPDATE`` cannot use an index through a sub-select
         (they scan the whole table), and MySQL cannot select from the table
@@ -360,6 +383,8 @@ class SqlConnector:
         table = reflection.table(dataset)
         planned = self._plan(reflection, dataset, actions)
         active = [a for a in planned if a.operator.action is not ErasureAction.KEEP]
+        if holds:
+            return self._erase_held(conn, query, dataset, table, active, holds, batch)
         deleting = any(a.operator.row_level for a in active)
         if query.empty(dataset):
             return ErasureResult(
@@ -372,24 +397,108 @@ class SqlConnector:
             return ErasureResult(dataset, matched, 0)
         if deleting:
             if by_keys:
-                return self._delete_by_keys(conn, query, dataset, table, batch)
+                keys = self._keys(conn, query, dataset, batch)
+                key_columns = query.key_columns(dataset)
+                deleted = delete_keys(conn, self._guard, dataset, table, key_columns, keys, batch)
+                return ErasureResult(dataset, len(keys), deleted)
             with self._guard(dataset):
                 deleted = conn.execute(delete(table).where(query.condition(dataset))).rowcount
             return ErasureResult(dataset, deleted, deleted)
-        if not by_keys and all(a.operator.action in _CONSTANT for a in active):
+        if not by_keys and all(a.operator.action in CONSTANT_ACTIONS for a in active):
             return self._update_constants(conn, query, dataset, table, active)
-        return self._erase_by_keys(conn, query, dataset, table, active, batch)
+        keys = self._keys(conn, query, dataset, batch)
+        changed: dict[str, int] = {}
+        refused: dict[str, int] = {}
+        key_columns = query.key_columns(dataset)
+        erase_keys(
+            conn, self._guard, dataset, table, key_columns, keys, active, batch, changed, refused
+        )
+        return ErasureResult(dataset, len(keys), 0, changed, refused)
+
+    def _erase_held(
+        self,
+        conn: Connection,
+        query: SubjectQuery,
+        dataset: str,
+        table: Table,
+        active: list[Action],
+        holds: Sequence[RowHold],
+        batch: int,
+    ) -> ErasureResult:
+        """Erasure with legal holds decided per row (see :meth:`apply_erasure`)."""
+        reflection = self.reflection(conn)
+        if any(a.operator.row_level for a in active):
+            raise ConnectorError(
+                f"dataset '{dataset}': rows are to be deleted, but fields of them are under a "
+                "legal hold; nothing was changed",
+                system=self.system.id,
+                dataset=dataset,
+            )
+        everything = list(active)
+        after: list[list[int]] = []
+        for hold in holds:
+            self._check_anchor(reflection, dataset, hold)
+            in_place = self._plan(
+                reflection, dataset, [(n, o) for n, o in hold.fields if not o.row_level]
+            )
+            after.append(list(range(len(everything), len(everything) + len(in_place))))
+            everything += in_place
+        changed = dict.fromkeys(_written(everything), 0)
+        if query.empty(dataset):
+            empty = tuple(HeldRows(h.hold, 0, 0) for h in holds)
+            return ErasureResult(dataset, 0, 0, changed, {}, empty)
+        key_columns = query.key_columns(dataset)
+        query.keys(dataset)  # refuses a dataset without a key
+        statement = held_rows_query(
+            table, reflection.tables, key_columns, query.condition(dataset), holds
+        )
+        with self._guard(dataset):
+            result = conn.execute(statement, execution_options=_streaming(batch))
+            split = split_by_holds(
+                (row for partition in result.partitions() for row in partition),
+                len(key_columns),
+                key_columns,
+                holds,
+                range(len(active)),
+                after,
+            )
+        refused: dict[str, int] = {}
+        for chosen, keys in split.updates.items():
+            actions = [everything[i] for i in sorted(chosen)]
+            erase_keys(
+                conn,
+                self._guard,
+                dataset,
+                table,
+                key_columns,
+                keys,
+                actions,
+                batch,
+                changed,
+                refused,
+            )
+        deleted = delete_keys(conn, self._guard, dataset, table, key_columns, split.deleted, batch)
+        return ErasureResult(dataset, split.matched, deleted, changed, refused, tuple(split.held))
+
+    def _check_anchor(self, reflection: Reflection, dataset: str, hold: RowHold) -> None:
+        """Every table and column on the way to the hold's anchor exists."""
+        current = dataset
+        for step in hold.anchor.steps:
+            reflection.column(current, step.column)
+            reflection.column(step.target, step.target_column)
+            current = step.target
+        reflection.column(hold.anchor.dataset, hold.anchor.column)
 
     def _plan(
         self, reflection: Reflection, dataset: str, actions: Sequence[tuple[str, Operator]]
-    ) -> list[_Action]:
-        planned: list[_Action] = []
+    ) -> list[Action]:
+        planned: list[Action] = []
         problems: list[str] = []
         for name, operator in actions:
             column = reflection.column(dataset, name)
             info = reflection.info(dataset, name)
             problems.extend(str(p) for p in operator.validate(info))
-            planned.append(_Action(column, info, operator))
+            planned.append(Action(column, info, operator))
         if problems:
             raise ConnectorError(
                 f"dataset '{dataset}': nothing was changed, because " + "; ".join(problems),
@@ -398,115 +507,69 @@ class SqlConnector:
             )
         return planned
 
-    def _delete_by_keys(
-        self, conn: Connection, query: SubjectQuery, dataset: str, table: Table, batch: int
-    ) -> ErasureResult:
-        keys = self._keys(conn, query, dataset, batch)
-        key_columns = query.key_columns(dataset)
-        deleted = 0
-        for chunk in _chunks(keys, batch):
-            with self._guard(dataset):
-                deleted += conn.execute(delete(table).where(_in(key_columns, chunk))).rowcount
-        return ErasureResult(dataset, len(keys), deleted)
-
     def _update_constants(
         self,
         conn: Connection,
         query: SubjectQuery,
         dataset: str,
         table: Table,
-        constants: list[_Action],
+        constants: list[Action],
     ) -> ErasureResult:
         condition = query.condition(dataset)
-        counting = select(func.count(), *(_counter(a) for a in constants)).select_from(table)
+        counting = select(func.count(), *(counter(a) for a in constants)).select_from(table)
         with self._guard(dataset):
             counted = conn.execute(counting.where(condition)).one()
-            conn.execute(update(table).where(condition).values(_constant_values(constants)))
+            conn.execute(update(table).where(condition).values(constant_values(constants)))
         changed = {a.column.name: int(n) for a, n in zip(constants, counted[1:], strict=True)}
         return ErasureResult(dataset, int(counted[0]), 0, changed)
 
-    def _erase_by_keys(
-        self,
-        conn: Connection,
-        query: SubjectQuery,
-        dataset: str,
-        table: Table,
-        active: list[_Action],
-        batch: int,
-    ) -> ErasureResult:
-        constants = [a for a in active if a.operator.action in _CONSTANT]
-        mapped = [a for a in active if a.operator.action not in _CONSTANT]
-        keys = self._keys(conn, query, dataset, batch)
-        key_columns = query.key_columns(dataset)
-        changed = dict.fromkeys(_written(active), 0)
-        refused: dict[str, int] = {}
-        for chunk in _chunks(keys, batch):
-            where = _in(key_columns, chunk)
-            if mapped:
-                self._map_chunk(conn, dataset, table, key_columns, mapped, where, changed, refused)
-            if constants:
-                counting = select(*(_counter(a) for a in constants)).select_from(table)
-                with self._guard(dataset):
-                    counted = conn.execute(counting.where(where)).one()
-                    conn.execute(update(table).where(where).values(_constant_values(constants)))
-                for action, n in zip(constants, counted, strict=True):
-                    changed[action.column.name] += int(n)
-        return ErasureResult(dataset, len(keys), 0, changed, refused)
+    # -- new values (rectification, restriction flags) -------------------------------------
 
-    def _map_chunk(
+    def update_fields(
         self,
         conn: Connection,
-        dataset: str,
-        table: Table,
-        key_columns: list[Column[Any]],
-        mapped: list[_Action],
-        where: ColumnElement[bool],
-        changed: dict[str, int],
-        refused: dict[str, int],
-    ) -> None:
-        """Read one batch of old values, compute the new ones, write them by
-        key: one executemany per set of columns that changed together."""
-        width = len(key_columns)
-        reading = select(*key_columns, *(a.column for a in mapped)).where(where)
-        with self._guard(dataset):
-            rows = conn.execute(reading).all()
-        groups: dict[tuple[int, ...], list[dict[str, object]]] = {}
-        for row in rows:
-            params: dict[str, object] = {f"ds__k{j}": row[j] for j in range(width)}
-            written: list[int] = []
-            for i, action in enumerate(mapped):
-                old = row[width + i]
-                try:
-                    new = action.operator.operate(old, action.info)
-                except OperatorError:
-                    refused[action.column.name] = refused.get(action.column.name, 0) + 1
-                    continue
-                if new != old:
-                    params[f"ds__v{i}"] = new
-                    written.append(i)
-                    changed[action.column.name] += 1
-            if written:
-                groups.setdefault(tuple(written), []).append(params)
-        for written_columns, params_list in groups.items():
-            statement = (
-                update(table)
-                .where(
-                    and_(
-                        *(
-                            column == bindparam(f"ds__k{j}", type_=column.type)
-                            for j, column in enumerate(key_columns)
-                        )
-                    )
-                )
-                .values(
-                    {
-                        mapped[i].column: bindparam(f"ds__v{i}", type_=mapped[i].column.type)
-                        for i in written_columns
-                    }
-                )
+        scope: SubjectScope,
+        identities: Identities,
+        values: Mapping[str, Sequence[tuple[str, object]]],
+        *,
+        batch: int = DEFAULT_BATCH,
+    ) -> dict[str, FieldsResult]:
+        """Write new values into the subject's rows: ``values`` maps a
+        dataset to ``(column, value)`` pairs. The keys of every named
+        dataset's rows are read before the first write, so correcting a
+        column the subject is found by (an email) changes nothing about
+        which rows are theirs. A cell already holding the value is left as
+        it is and not counted."""
+        if batch < 1:
+            raise ConnectorError("the batch size must be at least 1", system=self.system.id)
+        self._settle(conn)
+        query = self._query(conn, scope, identities, list(values))
+        reflection = self.reflection(conn)
+        found: dict[str, MutableSequence[Any]] = {}
+        for dataset, pairs in values.items():
+            for name, _value in pairs:
+                reflection.column(dataset, name)
+            found[dataset] = (
+                new_key_store(query.key_columns(dataset))
+                if query.empty(dataset)
+                else self._keys(conn, query, dataset, batch)
             )
-            with self._guard(dataset):
-                conn.execute(statement, params_list)
+        results: dict[str, FieldsResult] = {}
+        for dataset, pairs in values.items():
+            table = reflection.table(dataset)
+            bound = [(reflection.column(dataset, name), value) for name, value in pairs]
+            changed = update_values(
+                conn,
+                self._guard,
+                dataset,
+                table,
+                query.key_columns(dataset),
+                found[dataset],
+                bound,
+                batch,
+            )
+            results[dataset] = FieldsResult(dataset, len(found[dataset]), changed)
+        return results
 
     def _keys(
         self, conn: Connection, query: SubjectQuery, dataset: str, batch: int
@@ -518,9 +581,7 @@ class SqlConnector:
         statement = query.keys(dataset)
         key_columns = query.key_columns(dataset)
         single = len(key_columns) == 1
-        keys: MutableSequence[Any] = (
-            array("q") if single and isinstance(key_columns[0].type, sqltypes.Integer) else []
-        )
+        keys = new_key_store(key_columns)
         with self._guard(dataset):
             result = conn.execute(statement, execution_options=_streaming(batch))
             for partition in result.partitions():
@@ -588,13 +649,13 @@ class SqlConnector:
             where = f", dataset '{dataset}'" if dataset else ""
             raise ConnectorError(
                 f"system '{self.system.id}'{where}: the database refused the statement "
-                f"({_describe(error)})",
+                f"({describe_error(error)})",
                 system=self.system.id,
                 dataset=dataset,
             ) from None
 
 
-def _written(actions: Sequence[_Action]) -> list[str]:
+def _written(actions: Sequence[Action]) -> list[str]:
     return list(dict.fromkeys(a.column.name for a in actions))
 
 
@@ -605,136 +666,17 @@ def _streaming(batch: int) -> dict[str, Any]:
     return {"stream_results": True, "yield_per": batch}
 
 
-def _chunks(keys: Sequence[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(keys), size):
-        yield list(keys[start : start + size])
-
-
-def _in(columns: list[Column[Any]], keys: list[Any]) -> ColumnElement[bool]:
-    if len(columns) == 1:
-        return columns[0].in_(keys)
-    return tuple_(*columns).in_(keys)
-
-
-def _constant(action: _Action) -> object:
-    """What a set_null or set_value operator writes into any non-empty cell."""
-    return action.operator.operate(_NON_EMPTY, action.info)
-
-
-_NON_EMPTY = object()
-"""Stands for "some value": set_null and set_value write a constant whatever the cell held."""
-
-
-def _counter(action: _Action) -> ColumnElement[Any]:
-    """Counts the cells the constant changes: non-empty ones that differ from it."""
-    value = _constant(action)
-    column = action.column
-    if value is None:
-        return func.count(column)
-    return func.count(case((column != bindparam(None, value, type_=column.type), 1)))
-
-
-def _constant_values(actions: Sequence[_Action]) -> dict[Column[Any], ColumnElement[Any]]:
-    """SET clauses: NULL for set_null; for set_value the value, but only where
-    the cell held something (an empty cell stays empty)."""
-    values: dict[Column[Any], ColumnElement[Any]] = {}
-    for action in actions:
-        value = _constant(action)
-        column = action.column
-        if value is None:
-            values[column] = null()
-        else:
-            values[column] = case(
-                (column.is_not(None), bindparam(None, value, type_=column.type)), else_=null()
-            )
-    return values
-
-
-def _describe(error: DBAPIError) -> str:
-    """The error's class and SQLSTATE or server error number."""
-    orig = error.orig
-    state = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
-    if state is None and orig is not None and orig.args and isinstance(orig.args[0], int):
-        state = orig.args[0]
-    kind = type(orig).__name__ if orig is not None else type(error).__name__
-    return f"{kind}, code {state}" if state is not None else kind
-
-
-def _first_line(error: DBAPIError) -> str:
-    text = str(error.orig) if error.orig is not None else str(error)
-    return one_line(text.strip().splitlines()[0] if text.strip() else type(error).__name__)[:300]
-
-
-def _make_engine(url: str, system: str) -> Engine:
-    """An engine for ``url`` (never echoed: it may hold a password).
-    ``postgresql://`` uses psycopg 3; ``mysql://`` and ``mariadb://`` use
-    PyMySQL with utf8mb4."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise ConnectorError(
-            f"the connection URL of system '{system}' is not a database URL "
-            "(expected e.g. postgresql://user@host/db, mysql://user@host/db or "
-            "sqlite:///path/to/file.db)",
-            system=system,
-        ) from None
-    backend = parsed.get_backend_name()
-    try:
-        if backend == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": _SQLITE_BUSY_TIMEOUT_S})
-            _sqlite_rules(engine)
-            return engine
-        if backend == "postgresql":
-            if parsed.drivername == "postgresql":
-                parsed = parsed.set(drivername="postgresql+psycopg")
-            return create_engine(parsed, pool_pre_ping=True)
-        if backend in _MYSQL:
-            if "+" not in parsed.drivername:
-                parsed = parsed.set(drivername=f"{backend}+pymysql")
-            if "charset" not in parsed.query:
-                parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-            return create_engine(parsed, pool_pre_ping=True)
-    except NoSuchModuleError:
-        raise ConnectorError(
-            f"system '{system}': no database driver for {parsed.drivername}", system=system
-        ) from None
-    raise ConnectorError(
-        f"system '{system}': the connector reaches SQLite, PostgreSQL or MariaDB/MySQL, "
-        f"not {backend}",
-        system=system,
-    )
-
-
-def _sqlite_rules(engine: Engine) -> None:
-    """SQLite: foreign keys enforced on the connector's own connections (so a
-    parent row cannot be deleted before its children), and transactions begun
-    explicitly so that reads and writes of one request share one snapshot:
-    ``BEGIN IMMEDIATE`` takes the write lock up front, a read-only request
-    asks for a deferred ``BEGIN``."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        if connection.get_execution_options().get("steward_readonly"):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def sql_connectors(env: Mapping[str, str]) -> Callable[[System], SqlConnector | None]:
+def sql_connectors(
+    env: Mapping[str, str], *, cache_dir: Path | None = None
+) -> Callable[[System], SqlConnector | None]:
     """A connector factory for the fulfilment use case: each system's
     connector from the URL in ``env``, or None when that URL is not set (the
-    plan then reports the system as not checked)."""
+    plan then reports the system as not checked). ``cache_dir`` keeps
+    reflected schemas on disk for the next process (the command line)."""
 
     def build(system: System) -> SqlConnector | None:
         try:
-            return SqlConnector.from_env(system, env)
+            return SqlConnector.from_env(system, env, cache_dir=cache_dir)
         except ConnectorError:
             return None
 

@@ -64,6 +64,22 @@ class SubjectScope:
     def locator(self, dataset: str) -> Locator | None:
         return next((loc for loc in self.locators if loc.dataset == dataset), None)
 
+    def narrowed(self, datasets: Iterable[str]) -> SubjectScope:
+        """The scope of ``datasets`` and the datasets their links read, in the
+        same order: enough to find the rows of those datasets, and nothing
+        that a request about other datasets should depend on."""
+        needed: set[str] = set()
+        pending = [name for name in datasets if self.locator(name) is not None]
+        while pending:
+            name = pending.pop()
+            if name not in needed:
+                needed.add(name)
+                located = self.locator(name)
+                if located is not None:
+                    pending.extend(link.target for link in located.links)
+        kept = tuple(loc for loc in self.locators if loc.dataset in needed)
+        return SubjectScope(self.system, kept, self.unreachable)
+
 
 def _edges(datasets: Iterable[Dataset]) -> list[tuple[str, str, str, str]]:
     """(child, child_column, parent, parent_column) for every declared relation."""

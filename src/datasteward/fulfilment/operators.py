@@ -9,6 +9,12 @@ to decide anything about the column, only about the one value it is given.
 Unforeseeable values (an ``ip`` column holding something that is not an IP
 address) raise :class:`OperatorError`, which stops the run visibly.
 
+Idempotence. Applying any operator to its own output changes nothing
+(``operate(operate(v)) == operate(v)``): set_null, set_value, truncate_ip and
+generalise_date by their nature, keyed_hash because it recognises its own
+output by a keyed check. An erasure re-run after a crash therefore never
+harms data it already erased.
+
 Joins. A value-changing operator on a column that a foreign key links with
 another column affects the other side too; :func:`join_rule` says what the
 planner must arrange, and ``join_signature`` lets it check that every column
@@ -74,8 +80,9 @@ class Operator(Protocol):
     @property
     def idempotent(self) -> bool:
         """Whether applying the operator to its own output changes nothing.
-        A runner resuming after a crash may re-apply only idempotent operators
-        to a cell it is unsure about."""
+        Every operator here is (keyed_hash by recognising its own output), so
+        a run resumed after a crash between the company database's commit and
+        the checkpoint that records it may apply them all again unharmed."""
 
     @property
     def needs_consistent_join(self) -> bool:
@@ -250,25 +257,38 @@ class SetValue(_Base):
 @dataclass(frozen=True)
 class KeyedHash(_Base):
     """keyed_hash: HMAC-SHA256 under the engine's erasure key, over the UTF-8
-    text of the value (an integer ``42`` is the text ``"42"``).
+    text of the value (an integer ``42`` is the text ``"42"``), written so
+    that the operator recognises its own output and leaves it alone.
 
-    Text columns get the hex digest, cut to the column's length when that is
-    shorter than 64 but never below :data:`HASH_MIN_HEX` characters (64
-    bits). INTEGER columns get the first 63 bits of the digest as a
-    non-negative number, so they must be 64 bits wide. Equal inputs give equal
-    outputs under one key, so joins on the hashed column keep working if both
-    sides get the same operator (:func:`join_rule`); distinct inputs collide
-    with probability about n²/2^65 for n values (16 hex characters) or n²/2^64
-    (63 bits), which is why a unique column may take it.
+    Text columns of ``L`` characters (64, or the column's length when that is
+    shorter, never below :data:`HASH_MIN_HEX`) get ``L`` lowercase hex
+    characters: the digest's first ``L - c`` characters, then ``c`` check
+    characters, an HMAC of those under the same key (``c`` is 8 when ``L`` is
+    32 or more, else 4). INTEGER columns (64 bits wide) get a number with bit
+    62 set, 54 digest bits below it and an 8-bit keyed check at the bottom.
+
+    Why a keyed check and not a fixed prefix: a re-run after a crash must not
+    hash a hash (:attr:`idempotent`), so the operator has to tell its output
+    from real data. A prefix anyone can type (a customer naming themselves
+    ``h$...``) would make their value look erased and skip it; a check only
+    the key holder can compute cannot be forged that way. A real value is
+    mistaken for a hash only if it is exactly ``L`` hex characters whose
+    last ``c`` match the check (one in 2^32, or 2^16 for short columns), or
+    an integer of at least 2^62 whose low byte matches (one in 256 of such
+    integers; ordinary ids are far smaller).
+
+    Equal inputs give equal outputs under one key, so joins on the hashed
+    column keep working if both sides get the same operator (:func:`join_rule`);
+    distinct inputs collide with probability about n²/2^(4(L-c)+1) for n
+    values (n²/2^49 at the shortest, 16 characters) or n²/2^55 for integers,
+    which is why a unique column may take it.
 
     The result is pseudonymous, not anonymous: whoever holds the key can test
-    a guess. Not idempotent: hashing a hash gives a new value, so a runner must
-    know which cells it already did.
+    a guess.
     """
 
     key: bytes = dataclasses.field(repr=False)
     action: ClassVar[ErasureAction] = ErasureAction.KEYED_HASH
-    idempotent: ClassVar[bool] = False
     needs_consistent_join: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
@@ -309,10 +329,41 @@ class KeyedHash(_Base):
             return None
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise self._fail(value, "only text and whole numbers are hashed")
+        if self.recognises(value, column):
+            return value
         digest = hmac.new(self.key, str(value).encode("utf-8"), hashlib.sha256).digest()
         if column.kind is ColumnKind.INTEGER:
-            return int.from_bytes(digest[:8], "big") >> (64 - _INT_HASH_BITS)
-        return digest.hex()[: _hex_length(column)]
+            body = int.from_bytes(digest[:8], "big") >> (64 - _INT_BODY_BITS)
+            return _INT_MARK | body << _INT_CHECK_BITS | self._int_check(body)
+        length = _hex_length(column)
+        body_hex = digest.hex()[: length - _check_length(length)]
+        return body_hex + self._text_check(body_hex, _check_length(length))
+
+    def recognises(self, value: object, column: ColumnInfo) -> bool:
+        """Whether ``value`` is this operator's own output for ``column``
+        (under this key), so that hashing it again must leave it as it is."""
+        if column.kind is ColumnKind.INTEGER:
+            if isinstance(value, bool) or not isinstance(value, int):
+                return False
+            if not _INT_MARK <= value < 2 * _INT_MARK:
+                return False
+            body = (value - _INT_MARK) >> _INT_CHECK_BITS
+            return value & _INT_CHECK_MASK == self._int_check(body)
+        if not isinstance(value, str):
+            return False
+        length = _hex_length(column)
+        if len(value) != length or not _LOWER_HEX.fullmatch(value):
+            return False
+        check = _check_length(length)
+        return hmac.compare_digest(value[-check:], self._text_check(value[: length - check], check))
+
+    def _text_check(self, body: str, length: int) -> str:
+        mac = hmac.new(self.key, _CHECK_LABEL + body.encode("ascii"), hashlib.sha256)
+        return mac.hexdigest()[:length]
+
+    def _int_check(self, body: int) -> int:
+        mac = hmac.new(self.key, _CHECK_LABEL + str(body).encode("ascii"), hashlib.sha256)
+        return mac.digest()[0]
 
     def explain(self) -> str:
         return (
@@ -324,6 +375,20 @@ class KeyedHash(_Base):
         fingerprint = hmac.new(self.key, b"datasteward keyed_hash", hashlib.sha256).hexdigest()
         shape = "int63" if column.kind is ColumnKind.INTEGER else f"hex{_hex_length(column)}"
         return f"keyed_hash:{fingerprint[:12]}:{shape}"
+
+
+_CHECK_LABEL = b"datasteward keyed_hash check:"
+_LOWER_HEX = re.compile(r"[0-9a-f]+")
+_INT_CHECK_BITS = 8
+_INT_CHECK_MASK = (1 << _INT_CHECK_BITS) - 1
+_INT_BODY_BITS = _INT_HASH_BITS - 1 - _INT_CHECK_BITS
+_INT_MARK = 1 << (_INT_HASH_BITS - 1)
+"""Bit 62: every integer keyed hash has it set (and bit 63 clear)."""
+
+
+def _check_length(length: int) -> int:
+    """Check characters in a text hash of ``length`` characters."""
+    return 8 if length >= 32 else 4
 
 
 def _hex_length(column: ColumnInfo) -> int:

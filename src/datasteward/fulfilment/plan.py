@@ -12,14 +12,22 @@ touched, never run halfway and reported as done."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Collection, Mapping
 
 from datasteward.fulfilment.columns import ColumnInfo
 from datasteward.fulfilment.fields import operator_for, validate_field
+from datasteward.fulfilment.holds import AnchorPath, HoldRef, find_anchor
 from datasteward.fulfilment.locate import Locator, locate
-from datasteward.legaltime.duration import IsoDuration
+from datasteward.fulfilment.plan_edits import rectification_plan, restriction_plan
+from datasteward.fulfilment.plan_types import (
+    DatasetHold,
+    DatasetPlan,
+    FieldPlan,
+    Plan,
+    PlanKind,
+    Schema,
+    SystemPlan,
+)
 from datasteward.policy.model import (
     ConnectorKind,
     Dataset,
@@ -31,6 +39,7 @@ from datasteward.policy.model import (
 )
 
 __all__ = [
+    "DatasetHold",
     "DatasetPlan",
     "FieldPlan",
     "HoldRef",
@@ -41,146 +50,6 @@ __all__ = [
     "build_plan",
 ]
 
-Schema = Mapping[str, Mapping[str, Mapping[str, ColumnInfo]]]
-"""system id -> dataset name -> column name -> reflected column."""
-
-
-class PlanKind(StrEnum):
-    ACCESS = "access"
-    PORTABILITY = "portability"
-    ERASURE = "erasure"
-
-
-@dataclass(frozen=True)
-class HoldRef:
-    """The legal hold that keeps a field: which law, on which Art. 17(3)
-    ground, for how long after which event."""
-
-    hold_id: str
-    law: str
-    article: str
-    period: IsoDuration
-    anchor_event: str
-    anchor_column: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "hold": self.hold_id,
-            "law": self.law,
-            "article": self.article,
-            "period": str(self.period),
-            "anchor": self.anchor_event,
-            "anchor_column": self.anchor_column,
-        }
-
-
-@dataclass(frozen=True)
-class FieldPlan:
-    name: str
-    category: str
-    action: str
-    explanation: str
-    hold: HoldRef | None = None
-    problems: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "field": self.name,
-            "category": self.category,
-            "action": self.action,
-            "explanation": self.explanation,
-            "hold": self.hold.to_dict() if self.hold else None,
-            "problems": list(self.problems),
-        }
-
-
-@dataclass(frozen=True)
-class DatasetPlan:
-    system: str
-    dataset: str
-    table: str
-    locator: Locator | None
-    rows: int | None
-    row_action: str
-    fields: tuple[FieldPlan, ...]
-    problems: tuple[str, ...] = ()
-
-    @property
-    def all_problems(self) -> tuple[str, ...]:
-        return self.problems + tuple(
-            f"{self.dataset}.{f.name}: {p}" for f in self.fields for p in f.problems
-        )
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "system": self.system,
-            "dataset": self.dataset,
-            "table": self.table,
-            "rows": self.rows,
-            "row_action": self.row_action,
-            "found_by": _found_by(self.locator),
-            "fields": [f.to_dict() for f in self.fields],
-            "problems": list(self.problems),
-        }
-
-
-@dataclass(frozen=True)
-class SystemPlan:
-    system: str
-    connector: str
-    datasets: tuple[DatasetPlan, ...]
-    manual_instructions: str | None = None
-    problems: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "system": self.system,
-            "connector": self.connector,
-            "manual_instructions": self.manual_instructions,
-            "datasets": [d.to_dict() for d in self.datasets],
-            "problems": list(self.problems),
-        }
-
-
-@dataclass(frozen=True)
-class Plan:
-    kind: PlanKind
-    systems: tuple[SystemPlan, ...] = field(default_factory=tuple)
-
-    @property
-    def problems(self) -> tuple[str, ...]:
-        found: list[str] = []
-        for system in self.systems:
-            found += [f"{system.system}: {p}" for p in system.problems]
-            for dataset in system.datasets:
-                found += [f"{system.system}.{p}" for p in _prefixed(dataset)]
-        return tuple(found)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "kind": self.kind.value,
-            "ok": self.ok,
-            "problems": list(self.problems),
-            "systems": [s.to_dict() for s in self.systems],
-        }
-
-
-def _prefixed(dataset: DatasetPlan) -> list[str]:
-    own = [f"{dataset.dataset}: {p}" for p in dataset.problems]
-    return own + [f"{dataset.dataset}.{f.name}: {p}" for f in dataset.fields for p in f.problems]
-
-
-def _found_by(locator: Locator | None) -> list[str]:
-    if locator is None:
-        return []
-    return [f"{m.column} = subject's {m.kind}" for m in locator.matches] + [
-        f"{link.column} -> {link.target}.{link.target_column}" for link in locator.links
-    ]
-
 
 def build_plan(
     policy: Policy,
@@ -190,15 +59,33 @@ def build_plan(
     schema: Schema | None,
     counts: Mapping[tuple[str, str], int] | None = None,
     hash_key: bytes = b"\0" * 32,
+    systems: Collection[str] | None = None,
+    changes: Mapping[str, str] | None = None,
+    lift: bool = False,
 ) -> Plan:
     """The plan for a request of ``kind`` about a subject known by
     identities of ``identity_kinds``. ``schema`` is the reflected schema of
-    every connected system (None: not checked, which is itself a problem)."""
-    systems = tuple(
-        _system_plan(policy, system, kind, identity_kinds, schema, counts or {}, hash_key)
-        for system in policy.systems
+    every connected system (None: not checked, which is itself a problem).
+
+    ``systems`` limits the plan to those system ids (one system's task of a
+    request); ``changes`` are a rectification's new values by
+    ``system.dataset.field``; ``lift`` plans lifting a restriction."""
+    general = tuple(
+        f"unknown system '{name}'" for name in sorted(systems or ()) if policy.system(name) is None
     )
-    return Plan(kind, systems)
+    selected = [s for s in policy.systems if systems is None or s.id in systems]
+    found = counts or {}
+    if kind is PlanKind.RECTIFICATION:
+        plan = rectification_plan(policy, selected, identity_kinds, schema, found, changes or {})
+        return Plan(kind, plan.systems, general + plan.general)
+    if kind is PlanKind.RESTRICTION:
+        plan = restriction_plan(policy, selected, identity_kinds, schema, found, lift)
+        return Plan(kind, plan.systems, general + plan.general)
+    planned = tuple(
+        _system_plan(policy, system, kind, identity_kinds, schema, found, hash_key)
+        for system in selected
+    )
+    return Plan(kind, planned, general)
 
 
 def _system_plan(
@@ -218,15 +105,12 @@ def _system_plan(
     problems: list[str] = []
     if schema is None or system.id not in schema:
         problems.append("not checked against the live schema (is its URL set?)")
-    tables = (schema or {}).get(system.id, {})
+    tables = (schema or {}).get(system.id)
     datasets = []
     for dataset in system.datasets:
         locator = scope.locator(dataset.name)
-        columns = tables.get(dataset.name)
         datasets.append(
-            _dataset_plan(
-                policy, system, dataset, locator, columns, kind, counts, hash_key, schema is None
-            )
+            _dataset_plan(policy, system, dataset, locator, tables, kind, counts, hash_key)
         )
     return SystemPlan(system.id, system.connector.value, tuple(datasets), None, tuple(problems))
 
@@ -236,22 +120,23 @@ def _dataset_plan(
     system: System,
     dataset: Dataset,
     locator: Locator | None,
-    columns: Mapping[str, ColumnInfo] | None,
+    tables: Mapping[str, Mapping[str, ColumnInfo]] | None,
     kind: PlanKind,
     counts: Mapping[tuple[str, str], int],
     hash_key: bytes,
-    unchecked: bool,
 ) -> DatasetPlan:
     problems: list[str] = []
+    columns = tables.get(dataset.name) if tables is not None else None
     if locator is None and dataset.fields:
         problems.append(
             "holds declared personal fields, but no identity field or relation reaches it"
         )
-    if columns is None and not unchecked:
+    if columns is None and tables is not None:
         problems.append(f"table '{dataset.table or dataset.name}' does not exist")
     fields = tuple(
         _field_plan(policy, system, dataset, f, columns, kind, hash_key) for f in dataset.fields
     )
+    holds: tuple[DatasetHold, ...] = ()
     if kind is PlanKind.ERASURE:
         erasing = [f for f in fields if f.action not in ("keep",)]
         deletes = any(f.action == ErasureAction.DELETE_ROW.value for f in fields)
@@ -262,6 +147,8 @@ def _dataset_plan(
                 "use field actions for the other fields instead of delete_row"
             )
         row_action = "delete" if deletes else ("update" if erasing else "keep")
+        holds, hold_problems = _dataset_holds(system, dataset, held, tables)
+        problems += hold_problems
     else:
         row_action = "read"
     return DatasetPlan(
@@ -273,7 +160,67 @@ def _dataset_plan(
         row_action=row_action,
         fields=fields,
         problems=tuple(problems),
+        holds=holds,
     )
+
+
+def _dataset_holds(
+    system: System,
+    dataset: Dataset,
+    held: list[FieldPlan],
+    tables: Mapping[str, Mapping[str, ColumnInfo]] | None,
+) -> tuple[tuple[DatasetHold, ...], list[str]]:
+    """The holds over ``dataset``'s held fields, each with the path to its
+    anchor column; a problem for an anchor column found nowhere."""
+    by_hold: dict[str, list[FieldPlan]] = {}
+    for plan in held:
+        assert plan.hold is not None
+        by_hold.setdefault(plan.hold.hold_id, []).append(plan)
+    holds: list[DatasetHold] = []
+    problems: list[str] = []
+    for plans in by_hold.values():
+        ref = plans[0].hold
+        assert ref is not None
+        anchor: AnchorPath | None = None
+        if ref.anchor_column is not None:
+            anchor, problem = _anchor(system, dataset, ref, tables)
+            if problem:
+                problems.append(problem)
+        deletes = any(p.after_hold == ErasureAction.DELETE_ROW.value for p in plans)
+        names = tuple(p.name for p in plans)
+        holds.append(DatasetHold(ref, names, anchor, "delete" if deletes else "update"))
+    return tuple(holds), problems
+
+
+def _anchor(
+    system: System,
+    dataset: Dataset,
+    hold: HoldRef,
+    tables: Mapping[str, Mapping[str, ColumnInfo]] | None,
+) -> tuple[AnchorPath | None, str | None]:
+    column = hold.anchor_column
+    assert column is not None
+    if tables is None:  # not checked: the plan already says so
+        return AnchorPath(dataset.name, column), None
+
+    def columns_of(name: str) -> Mapping[str, ColumnInfo] | None:
+        return tables.get(name)
+
+    path = find_anchor(system, dataset.name, column, columns_of)
+    if path is None:
+        return None, (
+            f"legal hold '{hold.hold_id}' runs from column '{column}', which neither table "
+            f"'{dataset.table or dataset.name}' nor a dataset its relations lead to has"
+        )
+    current = dataset.name
+    for step in path.steps:
+        if step.column not in (tables.get(current) or {}):
+            return None, (
+                f"legal hold '{hold.hold_id}': relation column '{step.column}' of "
+                f"'{current}' does not exist"
+            )
+        current = step.target
+    return path, None
 
 
 def _field_plan(
@@ -297,15 +244,7 @@ def _field_plan(
         )
     hold = _hold_for(policy, system, dataset, declared)
     if hold is not None:
-        return FieldPlan(
-            declared.name,
-            declared.category,
-            "keep",
-            f"kept under {hold.law} ({hold.article}) for {hold.period.describe()} after "
-            f"{hold.anchor_event.replace('_', ' ')}",
-            hold,
-            missing,
-        )
+        return _held_field(declared, hold, column, missing, hash_key)
     if declared.erasure is ErasureAction.KEEP:
         return FieldPlan(
             declared.name,
@@ -331,6 +270,51 @@ def _field_plan(
         operator.explain(),
         None,
         tuple(problems),
+    )
+
+
+def _held_field(
+    declared: DatasetField,
+    hold: HoldRef,
+    column: ColumnInfo | None,
+    missing: tuple[str, ...],
+    hash_key: bytes,
+) -> FieldPlan:
+    """A field a legal hold keeps. With an anchor column the hold ends per
+    row, and the field then takes its own erasure action, or goes with its
+    row when the policy declares ``keep`` (there is no other way to erase
+    it). Without one the field is kept on every row for the whole hold."""
+    kept = (
+        f"kept under {hold.law} ({hold.article}) for {hold.period.describe()} after "
+        f"{hold.anchor_event.replace('_', ' ')}"
+    )
+    if hold.anchor_column is None:
+        return FieldPlan(
+            declared.name,
+            declared.category,
+            "keep",
+            kept + " (on every row: the hold names no anchor column, so no end date is known)",
+            hold,
+            missing,
+        )
+    after = ErasureAction.DELETE_ROW if declared.erasure is ErasureAction.KEEP else declared.erasure
+    problems = list(missing)
+    then = "the row is deleted"
+    if after is not ErasureAction.DELETE_ROW:
+        try:
+            then = operator_for(declared, hash_key=hash_key).explain()
+        except ValueError as exc:
+            problems.append(str(exc))
+        if column is not None:
+            problems += [p.message for p in validate_field(declared, column, hash_key=hash_key)]
+    return FieldPlan(
+        declared.name,
+        declared.category,
+        "keep",
+        f"{kept} (from {hold.anchor_column}, per row); once a row's hold has ended: {then}",
+        hold,
+        tuple(problems),
+        after.value,
     )
 
 

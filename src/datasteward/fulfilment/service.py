@@ -1,6 +1,6 @@
-"""Carrying out one subject's access, portability or erasure request across
-the company's systems: the plan, the connectors and the packages tied
-together.
+"""Carrying out one subject's requests across the company's systems: the
+plan, the connectors and the packages tied together. Access, portability,
+erasure (Art. 17), rectification (Art. 16) and restriction (Art. 18).
 
 Every request starts with a plan (:func:`~datasteward.fulfilment.plan.
 build_plan`) made against the live schema of every connected system, with
@@ -8,37 +8,39 @@ the subject's rows counted. A plan with problems is refused before anything
 is read or changed: a request is either carried out as the policy says or
 not at all, never half-done and reported as done.
 
-Erasure runs per system in one transaction, datasets in
-:func:`erasure_order` (children before parents). A
-field the plan keeps under a legal hold is reported as kept with the hold,
-for the whole hold: the engine does not yet split a dataset's rows by the
-hold's anchor date (see docs/fulfilment.md).
+Erasure runs per system in one transaction, datasets children first, legal
+holds split per row by their anchor date, and is resumable through
+checkpoints (:mod:`datasteward.fulfilment.erasing`). Rectification and
+restriction write new values by key (:mod:`datasteward.fulfilment.editing`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from datasteward.clock import Clock
 from datasteward.crypto import Keyring
-from datasteward.errors import Conflict, Problem, StewardError
+from datasteward.errors import Conflict, Problem, UsageError
+from datasteward.fulfilment.checkpoints import Checkpoints
 from datasteward.fulfilment.columns import ColumnInfo
-from datasteward.fulfilment.fields import operator_for
-from datasteward.fulfilment.locate import SubjectScope, locate
-from datasteward.fulfilment.operators import Operator
-from datasteward.fulfilment.plan import DatasetPlan, Plan, PlanKind, SystemPlan, build_plan
-from datasteward.fulfilment.report import (
-    DatasetErasure,
-    ErasureReport,
-    KeptField,
-    ManualWork,
-    refusal_reason,
+from datasteward.fulfilment.editing import run_rectification, run_restriction
+from datasteward.fulfilment.erasing import ErasureRun, erasure_order
+from datasteward.fulfilment.plan import Plan, PlanKind, build_plan
+from datasteward.fulfilment.plan_types import SystemPlan
+from datasteward.fulfilment.rectify import (
+    RectificationReport,
+    parse_targets,
+    rectified_value,
+    value_kind,
 )
+from datasteward.fulfilment.report import ErasureReport
+from datasteward.fulfilment.restrict import RestrictionReport
+from datasteward.fulfilment.targets import Connections, SystemUnavailable, Target, identity_values
 from datasteward.identity import Identity
 from datasteward.packages import (
     FieldInfo,
@@ -52,24 +54,11 @@ from datasteward.packages import (
     write_access_package,
     write_portability_package,
 )
-from datasteward.policy.model import ConnectorKind, Policy, System
-from datasteward.ports import ConnectorFactory, ErasureOutcome, SystemConnector
+from datasteward.policy.model import Policy, System
+from datasteward.ports import ConnectorFactory
 
 Connection = Any
 """The connector's opaque connection (an SQLAlchemy Connection for SQL systems)."""
-
-
-class SystemUnavailable(StewardError):
-    """A system the plan covers cannot be reached now."""
-
-    code = "system_unavailable"
-
-
-def erasure_order(scope: SubjectScope) -> list[str]:
-    """Datasets children first: the reverse of the locator order, so that no
-    dataset loses the parent rows its sub-select needs before it is erased."""
-    return [locator.dataset for locator in reversed(scope.locators)]
-
 
 __all__ = [
     "HASH_KEY_KIND",
@@ -108,15 +97,6 @@ class PlanRefused(Conflict):
         return [self.message, *(p.message for p in self.problems)]
 
 
-@dataclass(frozen=True)
-class _Target:
-    """One connected system with the subject's scope in it."""
-
-    system: System
-    connector: SystemConnector
-    scope: SubjectScope
-
-
 class Fulfilment:
     """Plans and carries out requests about one subject at a time.
 
@@ -139,13 +119,10 @@ class Fulfilment:
         self.home = home
         self.clock = clock
         self.hash_key = hash_key
-        self._connectors: dict[str, SystemConnector | None] = {}
+        self._connections = Connections(policy, connectors)
 
     def close(self) -> None:
-        for connector in self._connectors.values():
-            if connector is not None:
-                connector.close()
-        self._connectors.clear()
+        self._connections.close()
 
     def __enter__(self) -> Fulfilment:
         return self
@@ -155,30 +132,69 @@ class Fulfilment:
 
     # -- planning -------------------------------------------------------------------------
 
-    def plan(self, kind: PlanKind, identities: Sequence[Identity]) -> Plan:
+    def plan(
+        self,
+        kind: PlanKind,
+        identities: Sequence[Identity],
+        *,
+        systems: Collection[str] | None = None,
+        changes: Mapping[str, str] | None = None,
+        lift: bool = False,
+    ) -> Plan:
         """The plan for a request of ``kind`` about the subject known by
         ``identities``, checked against every reachable system's schema and
-        with the subject's rows counted where the system's plan is sound."""
+        with the subject's rows counted where the system's plan is sound.
+        ``systems`` limits it to those systems; ``changes`` are a
+        rectification's new values (``system.dataset.field`` to text);
+        ``lift`` plans lifting a restriction."""
         kinds = {i.kind for i in identities}
+        wanted = set(systems) if systems is not None else None
         schema: dict[str, dict[str, dict[str, ColumnInfo]]] = {}
-        for system in self._connected_systems():
-            connector = self._connector(system)
+        for system in self._connections.connected_systems():
+            if wanted is not None and system.id not in wanted:
+                continue
+            connector = self._connections.connector(system)
             if connector is not None:
                 columns = connector.reflection().columns
                 schema[system.id] = {name: dict(cols) for name, cols in columns.items()}
-        first = build_plan(self.policy, kind, kinds, schema=schema, hash_key=self.hash_key)
+
+        def build(counts: Mapping[tuple[str, str], int] | None) -> Plan:
+            return build_plan(
+                self.policy,
+                kind,
+                kinds,
+                schema=schema,
+                counts=counts,
+                hash_key=self.hash_key,
+                systems=wanted,
+                changes=changes,
+                lift=lift,
+            )
+
+        first = build(None)
         counts: dict[tuple[str, str], int] = {}
-        values = _identity_values(identities)
+        values = identity_values(identities)
         for system_plan in first.systems:
             if system_plan.system not in schema or _system_problems(system_plan):
                 continue  # counting would only fail on what the plan already says
-            target = self._target(system_plan.system, kinds)
+            if not system_plan.datasets:
+                continue
+            target = self._connections.target(system_plan.system, kinds)
+            scope = target.scope
+            if kind in (PlanKind.RECTIFICATION, PlanKind.RESTRICTION):
+                scope = scope.narrowed(d.dataset for d in system_plan.datasets)
             with target.connector.connect(readonly=True) as conn:
-                found = target.connector.count_rows(conn, target.scope, values)
+                found = target.connector.count_rows(conn, scope, values)
             counts |= {(system_plan.system, name): n for name, n in found.items()}
-        return build_plan(
-            self.policy, kind, kinds, schema=schema, counts=counts, hash_key=self.hash_key
-        )
+        return build(counts)
+
+    # -- connections (also used by benchmarks/bench_fulfilment.py to time the reads) ------
+
+    def _connected_systems(self) -> list[System]:
+        return self._connections.connected_systems()
+
+    def _target(self, system_id: str, kinds: set[str]) -> Target:
+        return self._connections.target(system_id, kinds)
 
     # -- access and portability -----------------------------------------------------------
 
@@ -196,13 +212,13 @@ class Fulfilment:
         if not plan.ok:
             raise PlanRefused(plan)
         kinds = {i.kind for i in identities}
-        values = _identity_values(identities)
+        values = identity_values(identities)
         package_id = new_package_id()
         path = staging_path(self.home, package_id)
         now = self.clock.now()
         portable = portable_fields(self.policy) if portability else None
         with ExitStack() as stack:
-            connections: list[tuple[_Target, Connection]] = []
+            connections: list[tuple[Target, Connection]] = []
             for system in self._connected_systems():
                 target = self._target(system.id, kinds)
                 conn = stack.enter_context(target.connector.connect(readonly=True))
@@ -228,7 +244,7 @@ class Fulfilment:
 
     def _sections(
         self,
-        connections: Sequence[tuple[_Target, Connection]],
+        connections: Sequence[tuple[Target, Connection]],
         values: Mapping[str, Sequence[str]],
         portable: Mapping[tuple[str, str], tuple[str, ...]] | None,
     ) -> Iterator[PackageSection]:
@@ -252,111 +268,116 @@ class Fulfilment:
 
     # -- erasure --------------------------------------------------------------------------
 
-    def erase(self, identities: Sequence[Identity]) -> ErasureReport:
+    def erase(
+        self,
+        identities: Sequence[Identity],
+        *,
+        systems: Collection[str] | None = None,
+        checkpoints: Checkpoints | None = None,
+        request_id: str | None = None,
+    ) -> ErasureReport:
         """Erase the subject as the policy says; refuses (:class:`PlanRefused`)
-        a plan with problems before anything changes. Each system's part runs
-        in one transaction."""
-        plan = self.plan(PlanKind.ERASURE, identities)
+        a plan with problems before anything changes.
+
+        Each system's part runs in one transaction; ``systems`` limits the
+        run to those systems (one task of a request). With ``checkpoints``
+        (and the ``request_id`` they are kept under) every dataset is
+        recorded once its system has committed, and datasets recorded by an
+        earlier, interrupted run are not run again: they are reported from
+        their checkpoints, marked ``resumed``."""
+        if checkpoints is not None and not request_id:
+            raise UsageError("erasure with checkpoints needs the request id they are kept under")
+        plan = self.plan(PlanKind.ERASURE, identities, systems=systems)
         if not plan.ok:
             raise PlanRefused(plan)
-        kinds = {i.kind for i in identities}
-        values = _identity_values(identities)
-        datasets: list[DatasetErasure] = []
-        manual: list[ManualWork] = []
-        reasons: list[str] = []
-        for system_plan in plan.systems:
-            if system_plan.connector == ConnectorKind.MANUAL.value:
-                manual.append(ManualWork(system_plan.system, system_plan.manual_instructions))
-                reasons.append(f"manual system {system_plan.system}: awaiting staff confirmation")
-                continue
-            done = self._erase_system(system_plan, kinds, values)
-            datasets += done
-            for entry in done:
-                for column, count in entry.refused.items():
-                    if count:
-                        action = entry.erased.get(column, "erasure")
-                        reasons.append(
-                            refusal_reason(entry.system, entry.dataset, column, count, action)
-                        )
-        return ErasureReport(not reasons, datasets, reasons, manual)
+        zone = _zone(self.policy)
+        run = ErasureRun(
+            plan=plan,
+            connections=self._connections,
+            kinds={i.kind for i in identities},
+            values=identity_values(identities),
+            hash_key=self.hash_key,
+            clock=self.clock,
+            today=self.clock.now().astimezone(zone).date(),
+            zone=zone,
+            checkpoints=checkpoints,
+            request_id=request_id,
+        )
+        return run.run()
 
-    def _erase_system(
-        self, system_plan: SystemPlan, kinds: set[str], values: Mapping[str, Sequence[str]]
-    ) -> list[DatasetErasure]:
-        target = self._target(system_plan.system, kinds)
-        by_name = {d.dataset: d for d in system_plan.datasets}
-        done: list[DatasetErasure] = []
-        with target.connector.connect() as conn:
-            for name in erasure_order(target.scope):
-                dataset_plan = by_name[name]
-                actions = self._actions(target.system, dataset_plan)
-                result = target.connector.apply_erasure(conn, target.scope, name, values, actions)
-                done.append(_erased(dataset_plan, actions, result))
-        done.reverse()  # report parents first, as the plan lists them
-        return done
+    # -- rectification and restriction ----------------------------------------------------
 
-    def _actions(self, system: System, dataset_plan: DatasetPlan) -> list[tuple[str, Operator]]:
-        """(column, operator) for every field the plan does not keep."""
-        declared = next(d for d in system.datasets if d.name == dataset_plan.dataset)
-        by_field = {f.name: f for f in declared.fields}
-        return [
-            (f.name, operator_for(by_field[f.name], hash_key=self.hash_key))
-            for f in dataset_plan.fields
-            if f.action != "keep"
-        ]
+    def rectify(
+        self,
+        identities: Sequence[Identity],
+        changes: Mapping[str, str],
+        *,
+        systems: Collection[str] | None = None,
+    ) -> RectificationReport:
+        """Correct the subject's values (Art. 16): ``changes`` maps
+        ``system.dataset.field`` to the new value. Every value is checked
+        against its field and column first; any problem refuses the plan
+        (:class:`PlanRefused`) and nothing is written. The report counts rows
+        changed per field and never holds a value."""
+        plan = self.plan(PlanKind.RECTIFICATION, identities, systems=systems, changes=changes)
+        if not plan.ok:
+            raise PlanRefused(plan)
+        targets, _ = parse_targets(changes)
+        values: dict[tuple[str, str], list[tuple[str, object]]] = {}
+        for target, text in targets.items():
+            system = self.policy.system(target.system)
+            connector = self._connections.connector(system) if system else None
+            if system is None or connector is None:  # pragma: no cover - the plan refused it
+                raise SystemUnavailable(f"system '{target.system}' cannot be reached")
+            dataset = next(d for d in system.datasets if d.name == target.dataset)
+            declared = next(f for f in dataset.fields if f.name == target.field)
+            column = connector.reflection().columns[target.dataset][target.field]
+            value = rectified_value(value_kind(self.policy, dataset, declared), column, text)
+            values.setdefault((target.system, target.dataset), []).append((target.field, value))
+        return run_rectification(
+            plan,
+            self._connections,
+            {i.kind for i in identities},
+            identity_values(identities),
+            values,
+        )
 
-    # -- connectors -----------------------------------------------------------------------
+    def restrict(
+        self,
+        identities: Sequence[Identity],
+        *,
+        lift: bool = False,
+        systems: Collection[str] | None = None,
+    ) -> RestrictionReport:
+        """Restrict processing of the subject's data (Art. 18), or lift the
+        restriction: the restriction flag column of every dataset that names
+        one is set (cleared) on their rows. Systems without a flag column
+        are reported as restricted in the engine only."""
+        plan = self.plan(PlanKind.RESTRICTION, identities, systems=systems, lift=lift)
+        if not plan.ok:
+            raise PlanRefused(plan)
+        return run_restriction(
+            plan,
+            self._connections,
+            {i.kind for i in identities},
+            identity_values(identities),
+            lift,
+        )
 
-    def _connected_systems(self) -> list[System]:
-        return [s for s in self.policy.systems if s.connector is not ConnectorKind.MANUAL]
 
-    def _connector(self, system: System) -> SystemConnector | None:
-        """The system's connector, or None when its URL is not configured
-        (the plan then says the system was not checked)."""
-        if system.id not in self._connectors:
-            self._connectors[system.id] = self.connector_factory(system)
-        return self._connectors[system.id]
-
-    def _target(self, system_id: str, kinds: set[str]) -> _Target:
-        system = self.policy.system(system_id)
-        if system is None:  # pragma: no cover - plans only name the policy's systems
-            raise SystemUnavailable(f"unknown system '{system_id}'")
-        connector = self._connector(system)
-        if connector is None:
-            raise SystemUnavailable(
-                f"system '{system_id}' has no connection URL; the plan would have said so"
-            )
-        return _Target(system, connector, locate(system, kinds))
+_identity_values = identity_values
+"""The subject's values per identity kind (the name benchmarks import)."""
 
 
-def _identity_values(identities: Sequence[Identity]) -> dict[str, list[str]]:
-    values: dict[str, list[str]] = {}
-    for identity in identities:
-        found = values.setdefault(identity.kind, [])
-        if identity.value not in found:
-            found.append(identity.value)
-    return values
+def _zone(policy: Policy) -> ZoneInfo:
+    """The controller's time zone, in which legal holds end."""
+    try:
+        return ZoneInfo(policy.controller.time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(
+            f"the policy's time zone '{policy.controller.time_zone}' is not a known IANA zone"
+        ) from None
 
 
 def _system_problems(system_plan: SystemPlan) -> bool:
     return bool(system_plan.problems) or any(d.all_problems for d in system_plan.datasets)
-
-
-def _erased(
-    dataset_plan: DatasetPlan, actions: Sequence[tuple[str, Operator]], result: ErasureOutcome
-) -> DatasetErasure:
-    kept = tuple(
-        KeptField(f.name, f.hold)
-        for f in dataset_plan.fields
-        if f.action == "keep" and f.hold is not None
-    )
-    return DatasetErasure(
-        system=dataset_plan.system,
-        dataset=dataset_plan.dataset,
-        rows_matched=result.rows_matched,
-        rows_deleted=result.rows_deleted,
-        erased={name: operator.action.value for name, operator in actions},
-        changed=dict(result.changed),
-        refused=dict(result.refused),
-        kept=kept,
-    )
