@@ -110,18 +110,22 @@ class Runtime:
         from datasteward.connectors import sql_connectors
         from datasteward.fulfilment.service import Fulfilment, erasure_hash_key
         from datasteward.requests.fulfil import FulfilmentRunner
+        from datasteward.store.checkpoint_store import SqlCheckpoints
 
         def make(policy: Policy) -> Fulfilment:
             return Fulfilment(
                 policy,
-                connectors=sql_connectors(self.settings.env),
+                connectors=sql_connectors(
+                    self.settings.env, cache_dir=self.settings.home / "cache" / "reflection"
+                ),
                 keyring=self.keyring,
                 home=self.settings.home,
                 clock=self.clock,
                 hash_key=erasure_hash_key(self.keyring),
             )
 
-        return FulfilmentRunner(make)
+        checkpoints = SqlCheckpoints(self.engine.engine, self.clock)
+        return FulfilmentRunner(make, checkpoints=checkpoints)
 
     @cached_property
     def work(self) -> RequestWork:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
+from datasteward.fulfilment.checkpoints import Checkpoints
 from datasteward.fulfilment.plan import Plan, PlanKind
 from datasteward.fulfilment.service import Fulfilment, PlanRefused
 from datasteward.identity import Identity
@@ -25,8 +26,8 @@ PLAN_KIND = {
     RequestType.ACCESS: PlanKind.ACCESS,
     RequestType.PORTABILITY: PlanKind.PORTABILITY,
     RequestType.ERASURE: PlanKind.ERASURE,
-    RequestType.RECTIFICATION: PlanKind.ACCESS,
-    RequestType.RESTRICTION: PlanKind.ACCESS,
+    RequestType.RECTIFICATION: PlanKind.RECTIFICATION,
+    RequestType.RESTRICTION: PlanKind.RESTRICTION,
 }
 
 
@@ -37,9 +38,11 @@ class FulfilmentRunner:
         self,
         make: Callable[[Policy], Fulfilment],
         *,
+        checkpoints: Checkpoints | None = None,
         package_lifetime: timedelta = timedelta(days=30),
     ) -> None:
         self.make = make
+        self.checkpoints = checkpoints
         self.package_lifetime = package_lifetime
         self._cached: tuple[Policy, Fulfilment] | None = None
 
@@ -61,7 +64,10 @@ class FulfilmentRunner:
     def plan(
         self, policy: Policy, request: Request, identities: Sequence[Identity]
     ) -> dict[str, Any]:
-        plan = self.fulfilment(policy).plan(PLAN_KIND[request.type], identities)
+        changes = (
+            request.details.get("changes") if request.type is RequestType.RECTIFICATION else None
+        )
+        plan = self.fulfilment(policy).plan(PLAN_KIND[request.type], identities, changes=changes)
         return {"request": request.id, "type": request.type.value, **plan.to_dict()}
 
     def run(
