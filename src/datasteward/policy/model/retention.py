@@ -116,6 +116,13 @@ class RetentionRule(PolicyModel):
     suspended_by: list[Suspension] = Field(
         default_factory=list, description="What suspends the rule (holds, proceedings, ...)."
     )
+    suspend_column: str | None = Field(
+        None,
+        description=(
+            "Boolean column, of the dataset or of the one its anchor is read from, that is "
+            "true while outstanding obligations or pending proceedings keep the row."
+        ),
+    )
     legal_holds: list[Reference] = Field(
         default_factory=list, description="Legal hold ids that may keep data past the period."
     )
