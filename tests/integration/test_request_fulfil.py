@@ -158,3 +158,14 @@ def test_restriction_request_flags_the_rows_and_stops_processing(
     assert bool(flag) is True
     decision = rt.ledger.check(identity, "orders")
     assert not decision.allowed and "restrict" in decision.reason.lower()
+
+
+def test_the_daily_job_sweeps_retention_and_keeps_house(rt: Runtime, shop_url: str) -> None:
+    logs = "SELECT count(*) FROM access_log"
+    before = one(shop_url, logs)
+    rt.daily(actor="worker:test")
+    with rt.engine.reading() as tx:
+        actions = {e.action for e in tx.audit_entries(limit=1000)}
+    assert "retention.housekeeping" in actions
+    assert any(a.startswith("retention.") and a != "retention.housekeeping" for a in actions)
+    assert one(shop_url, logs) < before  # the generated log has entries older than a year

@@ -19,10 +19,8 @@ from datasteward.cli.runtime import Runtime, runtime
 from datasteward.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from datasteward.policy.model import Policy, Suspension
+    from datasteward.policy.model import Policy
     from datasteward.retention import RetentionPlan, SweepReport, UnitReport
-    from datasteward.retention.ports import HeldSubjects
-    from datasteward.retention.sql import SqlRetentionBackend
 
 __all__ = ["retention_app"]
 
@@ -63,29 +61,10 @@ def _policy(rt: Runtime, path: Path | None) -> tuple[Policy, int | None]:
     return active.policy, active.version
 
 
-def _backend(rt: Runtime, policy: Policy) -> SqlRetentionBackend:
-    from datasteward.connectors import sql_connectors
-    from datasteward.retention.sql import SqlRetentionBackend
-
-    return SqlRetentionBackend(policy, sql_connectors(rt.settings.env))
-
-
 def _hash_key(rt: Runtime) -> bytes:
     from datasteward.fulfilment.service import erasure_hash_key
 
     return erasure_hash_key(rt.keyring)
-
-
-class _Subjects:
-    """Opens the engine store and the keys only when a rule needs them."""
-
-    def __init__(self, rt: Runtime) -> None:
-        self.rt = rt
-
-    def held(self, suspensions: frozenset[Suspension], at: datetime) -> HeldSubjects:
-        from datasteward.retention.engine_store import SqlSubjectHolds
-
-        return SqlSubjectHolds(self.rt.engine, self.rt.directory).held(suspensions, at)
 
 
 def _print_plan(plan: RetentionPlan) -> None:
@@ -136,9 +115,11 @@ def plan_command(
         rt = runtime(ctx)
         moment = _at(at) or rt.clock.now()
         policy, _version = _policy(rt, policy_path)
-        backend = _backend(rt, policy)
+        backend = rt.retention_backend(policy)
         try:
-            plan = plan_retention(policy, backend, _Subjects(rt), at=moment, hash_key=_hash_key(rt))
+            plan = plan_retention(
+                policy, backend, rt.retention_subjects(), at=moment, hash_key=_hash_key(rt)
+            )
         finally:
             backend.close()
     if as_json:
@@ -230,23 +211,11 @@ def run_command(
     """Sweep every rule in batches, resuming an unfinished run first. Exit 0
     when the run is complete, 1 when it is not (stopped by --max-seconds, a
     rule that cannot be swept, a failed dataset, refused values)."""
-    from datasteward.retention import Sweeper
-    from datasteward.retention.engine_store import SqlSweepProgress
 
     with reporting_errors(as_json=as_json):
         rt = runtime(ctx)
         policy, version = _policy(rt, policy_path)
-        backend = _backend(rt, policy)
-        sweeper = Sweeper(
-            policy,
-            backend=backend,
-            progress=SqlSweepProgress(rt.engine),
-            subjects=_Subjects(rt),
-            clock=rt.clock,
-            hash_key=_hash_key(rt),
-            actor=rt.settings.actor,
-            policy_version=version,
-        )
+        sweeper, backend = rt.retention_sweeper(policy, version, actor=rt.settings.actor)
         try:
             with _Bar(sys.stdout.isatty() and not as_json) as bar:
                 report = sweeper.run(

@@ -19,14 +19,20 @@ from datasteward.errors import StoreError
 from datasteward.settings import Settings
 
 if TYPE_CHECKING:  # the store and crypto stacks load only for commands that use them
+    from datetime import datetime
+
     from datasteward.consent.service import ConsentLedger
     from datasteward.crypto import Keyring
     from datasteward.jobs import Jobs
     from datasteward.notify.outbox import Outbox
     from datasteward.policy.model import Policy
+    from datasteward.policy.model.retention import Suspension
     from datasteward.requests.fulfil import FulfilmentRunner
     from datasteward.requests.service import RequestDesk
     from datasteward.requests.work import RequestWork
+    from datasteward.retention import Sweeper
+    from datasteward.retention.ports import HeldSubjects, SubjectHolds
+    from datasteward.retention.sql import SqlRetentionBackend
     from datasteward.store.keystore import SqlKeyStore
     from datasteward.store.sql_store import SqlEngineStore
     from datasteward.subjects.service import SubjectDirectory
@@ -154,7 +160,7 @@ class Runtime:
                 return int(own.outbox.deliver_due().sent)
 
             def daily() -> None:
-                work.apply_due_lifts(actor=actor)
+                own.daily(actor=actor)
 
             return JobContext(run_task, deliver, lambda: list(work.pending_tasks()), daily)
 
@@ -168,6 +174,66 @@ class Runtime:
 
         return RequestWork(
             self.desk, self._runner(), self.ledger, self.clock, queue=HueyJobQueue(self.jobs)
+        )
+
+    def retention_backend(self, policy: Policy) -> SqlRetentionBackend:
+        """The company's systems as retention sees them (close it after)."""
+        from datasteward.connectors import sql_connectors
+        from datasteward.retention.sql import SqlRetentionBackend
+
+        return SqlRetentionBackend(policy, sql_connectors(self.settings.env))
+
+    def retention_subjects(self) -> SubjectHolds:
+        """Restricted subjects and open requests, read only when a rule needs them."""
+        runtime = self
+
+        class Subjects:
+            def held(self, suspensions: frozenset[Suspension], at: datetime) -> HeldSubjects:
+                from datasteward.retention.engine_store import SqlSubjectHolds
+
+                return SqlSubjectHolds(runtime.engine, runtime.directory).held(suspensions, at)
+
+        return Subjects()
+
+    def retention_sweeper(
+        self, policy: Policy, version: int | None, *, actor: str
+    ) -> tuple[Sweeper, SqlRetentionBackend]:
+        """A sweeper over the company's systems (close the backend after)."""
+        from datasteward.fulfilment.service import erasure_hash_key
+        from datasteward.retention import Sweeper
+        from datasteward.retention.engine_store import SqlSweepProgress
+
+        backend = self.retention_backend(policy)
+        sweeper = Sweeper(
+            policy,
+            backend=backend,
+            progress=SqlSweepProgress(self.engine),
+            subjects=self.retention_subjects(),
+            clock=self.clock,
+            hash_key=erasure_hash_key(self.keyring),
+            actor=actor,
+            policy_version=version,
+        )
+        return sweeper, backend
+
+    def daily(self, *, actor: str) -> None:
+        """The daily job: lift restrictions whose day has come, sweep
+        retention (at most an hour per day; the next day resumes), and end
+        the engine's own expired records."""
+        from datasteward.policy.active import load_active_policy
+        from datasteward.retention import housekeeping
+        from datasteward.retention.engine_store import SqlHousekeeping
+
+        self.work.apply_due_lifts(actor=actor)
+        with self.engine.reading() as tx:
+            active = load_active_policy(tx)
+        sweeper, backend = self.retention_sweeper(active.policy, active.version, actor=actor)
+        try:
+            sweeper.run(max_seconds=3600)
+        finally:
+            backend.close()
+        housekeeping(
+            SqlHousekeeping(self.engine), home=self.settings.home, clock=self.clock, actor=actor
         )
 
     def close(self) -> None:
