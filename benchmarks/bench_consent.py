@@ -15,9 +15,12 @@ appends), so the ratio shows what the engine adds on top of the database::
     python benchmarks/bench_consent.py --subjects 1000000
     python benchmarks/bench_consent.py --subjects 20000 --backend sqlite   # quick
 
-Lines marked "A/B" compare today's engine (A) with a prototype of an engine
-change (B) written in this file, run alternately so both see the same machine
-load. ``--profile`` also prints where the time goes (cProfile) on each path.
+``--baseline-src DIR`` adds "before/after" lines: each figure measured with
+the engine's code from ``DIR`` (A; ``git archive HEAD src | tar -x -C
+/tmp/before`` exports the last commit's) and with today's (B), each run in a
+fresh process, alternating A, B, A, B so both see the same machine load;
+these go through public engine APIs only. ``--profile`` also prints where
+the time goes (cProfile) on each path.
 """
 
 from __future__ import annotations
@@ -30,39 +33,31 @@ import pstats
 import random
 import secrets
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import bindparam, create_engine, desc, select, text
+from sqlalchemy import select, text
 
 from datasteward.audit.chain import row_hash
-from datasteward.consent import cache as consent_cache
-from datasteward.consent import model as consent_model
-from datasteward.consent.decisions import Decision, decide
 from datasteward.consent.model import (
     Channel,
     ConsentKind,
-    ConsentRecord,
-    Objection,
-    PurposeRule,
-    Restriction,
-    SubjectFacts,
 )
 from datasteward.consent.service import ConsentLedger, ConsentRequest
 from datasteward.consent.source import SourceDetails
 from datasteward.identity import Identity
 from datasteward.legaltime.instants import format_time
-from datasteward.store import chains, sql_store
-from datasteward.store.sql_store import _CONSENT_COLUMNS, SqlEngineStore, SqlTx
-from datasteward.store.tables import consent_events, objections, restrictions
+from datasteward.store import chains
+from datasteward.store.tables import consent_events
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -71,6 +66,7 @@ from seed_engine_store import (
     BenchStore,
     add_store_arguments,
     median,
+    open_bench_store,
     peak_rss_mib,
     print_header,
     stores_from_args,
@@ -192,6 +188,32 @@ def raw_single_decisions(raw: Raw, pairs: Sequence[tuple[str, str]], at: str) ->
     return len(pairs)
 
 
+ONE_STATEMENT_SQL = (
+    f"SELECT pv.id, pv.sha256, c.*, r.id, r.since, o.id, o.scope, o.purpose_id, o.status, "
+    f"o.created_at FROM (SELECT id, sha256 FROM policy_versions ORDER BY id DESC LIMIT 1) pv "
+    f"LEFT JOIN ({LATEST_SQL}) c ON 1 = 1 "
+    "LEFT JOIN (SELECT id, since FROM restrictions WHERE subject_id = ? AND lifted_at IS NULL "
+    "ORDER BY since, id LIMIT 1) r ON 1 = 1 "
+    "LEFT JOIN objections o ON o.subject_id = ? ORDER BY o.created_at, o.id"
+)
+
+
+def raw_one_statement_decisions(raw: Raw, pairs: Sequence[tuple[str, str]], at: str) -> int:
+    """What one cold decision reads, as the one statement the engine sends,
+    outside any explicit transaction (autocommit on PostgreSQL)."""
+    sql = raw.sql(ONE_STATEMENT_SQL)
+    conn = raw.conn
+    if not raw.sqlite:
+        conn.autocommit = True
+    try:
+        for subject_id, purpose_id in pairs:
+            conn.execute(sql, (subject_id, purpose_id, at, subject_id, subject_id)).fetchall()
+    finally:
+        if not raw.sqlite:
+            conn.autocommit = False
+    return len(pairs)
+
+
 def raw_batched_decisions(raw: Raw, subject_ids: Sequence[str], at: str, batch: int = 1000) -> int:
     """The three IN-list SELECTs per thousand subjects that ``check_many`` issues."""
     conn = raw.conn
@@ -266,254 +288,6 @@ class RawAppender:
         self.raw.commit()
 
 
-# The append prototypes measured here earlier (the active policy from the
-# ledger's cache, and one subject query per batch instead of one per event)
-# are now the engine's own ``record_many``; see BENCHMARKS.md for the figures.
-
-
-# -- prototypes of read-path changes, applied only inside ``prototypes()`` -----------------
-
-
-def fast_parse_time(text_value: str) -> datetime:
-    """``parse_time`` with ``datetime.fromisoformat`` (Python 3.11 reads the
-    ``Z``); the fixed width keeps it as strict as the ``strptime`` format."""
-    if len(text_value) != 27 or text_value[-1] != "Z":
-        raise ValueError(f"not an engine instant: {text_value!r}")
-    return datetime.fromisoformat(text_value)
-
-
-def fast_format_time(moment: datetime) -> str:
-    """``format_time`` without ``strftime``: same text for years 1000-9999."""
-    if moment.tzinfo is None:
-        raise ValueError("instants must be timezone-aware")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-_T = consent_events
-_LATEST = (
-    select(*_CONSENT_COLUMNS)
-    .where(
-        _T.c.subject_id == bindparam("sid"),
-        _T.c.purpose_id == bindparam("pid"),
-        _T.c.occurred_at <= bindparam("at"),
-    )
-    .order_by(desc(_T.c.occurred_at), desc(_T.c.seq))
-    .limit(1)
-)
-_LATEST_MANY = (
-    select(*_CONSENT_COLUMNS)
-    .where(
-        _T.c.subject_id.in_(bindparam("ids", expanding=True)), _T.c.occurred_at <= bindparam("at")
-    )
-    .order_by(_T.c.occurred_at, _T.c.seq)
-)
-_OBJECTIONS = (
-    select(objections)
-    .where(objections.c.subject_id == bindparam("sid"))
-    .order_by(objections.c.created_at)
-)
-_RESTRICTION = (
-    select(restrictions)
-    .where(restrictions.c.subject_id == bindparam("sid"), restrictions.c.lifted_at.is_(None))
-    .order_by(restrictions.c.since)
-    .limit(1)
-)
-
-
-def _proto_latest_consent(
-    self: SqlTx, subject_id: str, purpose_id: str, at: datetime
-) -> ConsentRecord | None:
-    row = self.connection.execute(
-        _LATEST, {"sid": subject_id, "pid": purpose_id, "at": fast_format_time(at)}
-    ).first()
-    return None if row is None else sql_store._consent_record(row)
-
-
-def _proto_latest_consents(
-    self: SqlTx, subject_ids: Sequence[str], at: datetime
-) -> dict[tuple[str, str], ConsentRecord]:
-    latest: dict[tuple[str, str], Any] = {}
-    for row in self.connection.execute(
-        _LATEST_MANY, {"ids": list(subject_ids), "at": fast_format_time(at)}
-    ):
-        latest[(row.subject_id, row.purpose_id)] = row
-    return {key: sql_store._consent_record(row) for key, row in latest.items()}
-
-
-def _proto_objections_of(self: SqlTx, subject_id: str) -> list[Objection]:
-    return [
-        sql_store._objection(r) for r in self.connection.execute(_OBJECTIONS, {"sid": subject_id})
-    ]
-
-
-def _proto_restriction_of(self: SqlTx, subject_id: str) -> Restriction | None:
-    row = self.connection.execute(_RESTRICTION, {"sid": subject_id}).first()
-    return None if row is None else Restriction(ref=row.id, since=fast_parse_time(row.since))
-
-
-_CONSTANT_BASES = frozenset(
-    {"contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interest"}
-)
-_DEFAULT_DECISIONS: dict[int, Decision] = {}
-
-
-def decide_with_defaults(rule: PurposeRule, facts: SubjectFacts, at: datetime) -> Decision:
-    """``decide`` that returns one shared :class:`Decision` per purpose when
-    nothing about the subject can change the answer: no restriction, no
-    objection, and a first basis that does not depend on consent. Decisions
-    are immutable, so sharing one is safe; the answer is the one ``decide``
-    gave the first time."""
-    if (
-        facts.restriction is None
-        and not facts.objections
-        and rule.bases
-        and rule.bases[0] in _CONSTANT_BASES
-    ):
-        known = _DEFAULT_DECISIONS.get(id(rule))
-        if known is None:
-            known = _DEFAULT_DECISIONS[id(rule)] = decide(rule, facts, at)
-        return known
-    return decide(rule, facts, at)
-
-
-@contextmanager
-def prototypes() -> Iterator[None]:
-    """Swap in the prototype read path for the duration of the block:
-    ``fromisoformat`` for stored instants, an ``isoformat`` based
-    ``format_time`` for evidence, one shared decision per purpose where the
-    subject's facts cannot change it, statements built once with bind
-    parameters, and ``latest_consents`` that builds a record only for the
-    latest row."""
-    sample = datetime(2026, 1, 31, 9, 0, 0, 123456, tzinfo=UTC)
-    assert fast_format_time(sample) == format_time(sample)
-    assert fast_parse_time(format_time(sample)) == sample
-    patches: list[tuple[Any, str, Any]] = [
-        (sql_store, "parse_time", fast_parse_time),
-        (sql_store, "format_time", fast_format_time),
-        (consent_model, "format_time", fast_format_time),
-        (consent_cache, "decide", decide_with_defaults),
-        (SqlTx, "latest_consent", _proto_latest_consent),
-        (SqlTx, "latest_consents", _proto_latest_consents),
-        (SqlTx, "objections_of", _proto_objections_of),
-        (SqlTx, "restriction_of", _proto_restriction_of),
-    ]
-    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
-    for owner, name, value in patches:
-        setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        for owner, name, value in saved:
-            setattr(owner, name, value)
-
-
-def ab_runs(
-    runs: int, baseline: Callable[[int], int], prototype: Callable[[int], int]
-) -> tuple[float, float, list[float], list[float]]:
-    """Alternate baseline and prototype runs (A, B, A, B, ...), so both see
-    the same machine load; returns both medians and all rates."""
-    a_rates: list[float] = []
-    b_rates: list[float] = []
-    for run in range(runs):
-        for body, rates in ((baseline, a_rates), (prototype, b_rates)):
-            started = time.perf_counter()
-            count = body(run)
-            rates.append(count / (time.perf_counter() - started))
-    return median(a_rates), median(b_rates), a_rates, b_rates
-
-
-def record_ab(
-    backend: str, what: str, result: tuple[float, float, list[float], list[float]]
-) -> None:
-    a, b, a_rates, b_rates = result
-    runs = "A " + ", ".join(f"{r:,.0f}" for r in a_rates)
-    runs += "; B " + ", ".join(f"{r:,.0f}" for r in b_rates)
-    RESULTS.append((backend, f"A/B: {what}", f"{a:,.0f} -> {b:,.0f}", "", f"x{b / a:.2f}", runs))
-    print(f"  A/B {what}: {a:,.0f}/s -> {b:,.0f}/s (x{b / a:.2f})  {runs}", flush=True)
-
-
-def bench_prototypes(bench: BenchStore, work: Workload, args: argparse.Namespace) -> None:
-    """Today's engine (A) against the prototype changes (B), interleaved."""
-    name = bench.backend
-    at = work.at
-    ledger = bench.ledger
-    proto = ledger
-    proto_engine = None
-    if bench.backend == "postgres":
-        # B also runs without pool_pre_ping, which costs a round trip per checkout
-        proto_engine = create_engine(bench.url)
-        proto = ConsentLedger(SqlEngineStore(proto_engine), bench.directory, bench.clock)
-
-    def patched(body: Callable[[int], int]) -> Callable[[int], int]:
-        def run(run_number: int) -> int:
-            with prototypes():
-                return body(run_number)
-
-        return run
-
-    subset = work.ids[: min(len(work.ids), args.proto_warm_subjects)]
-    cache = ledger.warm_cache(subset, at)
-    pairs = [
-        (work.rng.choice(subset), work.rng.choice(PURPOSES)) for _ in range(args.warm_decisions)
-    ]
-    may = cache.may_process
-
-    def warm(_: int) -> int:
-        for s, p in pairs:
-            may(s, p, at)
-        return len(pairs)
-
-    record_ab(
-        name,
-        "warm may_process; B: one shared decision per purpose where facts cannot change it, "
-        "isoformat evidence",
-        ab_runs(args.runs, warm, patched(warm)),
-    )
-    del cache
-
-    samples = [work.pairs(args.cold_decisions) for _ in range(2 * args.runs)]
-    ledger.check_subject(*samples[0][0], at=at)
-    proto.check_subject(*samples[0][0], at=at)
-
-    def single(which: ConsentLedger, offset: int) -> Callable[[int], int]:
-        def run(run_number: int) -> int:
-            sample = samples[2 * run_number + offset]
-            for s, p in sample:
-                which.check_subject(s, p, at)
-            return len(sample)
-
-        return run
-
-    extra = ", no pool_pre_ping" if bench.backend == "postgres" else ""
-    record_ab(
-        name,
-        f"cold check_subject; B: statements built once, fromisoformat{extra}",
-        ab_runs(args.runs, single(ledger, 0), patched(single(proto, 1))),
-    )
-
-    n = args.batch_subjects
-    sets = [
-        [(s, work.rng.choice(PURPOSES)) for s in work.distinct_subjects(n)]
-        for _ in range(2 * args.runs)
-    ]
-
-    def many(which: ConsentLedger, offset: int) -> Callable[[int], int]:
-        return lambda run_number: len(which.check_many(sets[2 * run_number + offset], at))
-
-    record_ab(
-        name,
-        f"cold check_many, {n:,} subjects x 1 purpose; B: records built for the latest rows "
-        "only, fromisoformat",
-        ab_runs(args.runs, many(ledger, 0), patched(many(proto, 1))),
-    )
-    if args.profile:
-        with prototypes():
-            profile("PROTOTYPE check_many", lambda: proto.check_many(sets[1], at))
-            profile("PROTOTYPE warm x 200,000", lambda: [may(s, p, at) for s, p in pairs[:200_000]])
-    if proto_engine is not None:
-        proto_engine.dispose()
-
-
 # -- the measurements --------------------------------------------------------------------
 
 
@@ -581,6 +355,16 @@ def bench_cold(bench: BenchStore, work: Workload, args: argparse.Namespace) -> N
 
         floor, _ = timed_runs(
             args.runs, lambda run: raw_single_decisions(raw, samples[run], at_text)
+        )
+        one, one_runs = timed_runs(
+            args.runs, lambda run: raw_one_statement_decisions(raw, samples[run], at_text)
+        )
+        record(
+            name,
+            "floor: the engine's one statement per decision, with the driver, no engine",
+            one,
+            None,
+            one_runs,
         )
         rate, rates = timed_runs(args.runs, single)
         record(
@@ -812,6 +596,131 @@ def check_tail(bench: BenchStore, head_before: int) -> None:
     print(f"  consent chain checked: {len(rows):,} appended events linked, head {head.seq:,}")
 
 
+# -- before/after: the same figure with another copy of the engine's code ------------------
+
+AB_FIGURES = ("warm", "cold_single", "cold_many1", "cold_many5", "give", "batch", "threads16")
+
+
+def ab_figure(bench: BenchStore, figure: str, run: int, args: argparse.Namespace) -> float:
+    """One run of one figure, through public engine APIs only (so the same
+    code measures any version of the engine); returns items per second.
+    ``run`` seeds the workload: both versions get the same subjects."""
+    rng = random.Random(1000 + run)
+    ledger = bench.ledger
+    ids = bench.subject_ids()
+    at = bench.clock.now()
+    ledger.check_subject(ids[0], PURPOSES[0], at)  # policy compiled, as in a server
+    started = 0.0
+
+    def rate(count: int) -> float:
+        return count / (time.perf_counter() - started)
+
+    if figure == "warm":
+        loaded = rng.sample(ids, min(args.ab_warm_subjects, len(ids)))
+        cache = ledger.warm_cache(loaded, at)
+        pairs = [(rng.choice(loaded), rng.choice(PURPOSES)) for _ in range(args.warm_decisions)]
+        may = cache.may_process
+        started = time.perf_counter()
+        for s, p in pairs:
+            may(s, p, at)
+        return rate(len(pairs))
+    if figure == "cold_single":
+        pairs = [(rng.choice(ids), rng.choice(PURPOSES)) for _ in range(args.cold_decisions)]
+        started = time.perf_counter()
+        for s, p in pairs:
+            ledger.check_subject(s, p, at)
+        return rate(len(pairs))
+    if figure in ("cold_many1", "cold_many5"):
+        n = args.batch_subjects
+        chosen = rng.sample(ids, n if figure == "cold_many1" else n // 5)
+        pairs = (
+            [(s, rng.choice(PURPOSES)) for s in chosen]
+            if figure == "cold_many1"
+            else [(s, p) for s in chosen for p in PURPOSES]
+        )
+        started = time.perf_counter()
+        ledger.check_many(pairs, at)
+        return rate(len(pairs))
+    people = [subject_identity(rng.randrange(len(ids))) for _ in range(args.appends)]
+    purposes = ("newsletter", "analytics")
+    if figure == "give":
+        started = time.perf_counter()
+        for i, identity in enumerate(people):
+            ledger.give(identity, purposes[i % 2], channel=Channel.BANNER, actor=ACTOR)
+        return rate(len(people))
+    if figure == "batch":
+        size = args.batch_size
+        started = time.perf_counter()
+        for lo in range(0, len(people), size):
+            ledger.record_many(
+                [
+                    ConsentRequest(identity, purposes[i % 2], ConsentKind.GIVEN, Channel.IMPORT)
+                    for i, identity in enumerate(people[lo : lo + size])
+                ],
+                actor=ACTOR,
+            )
+        return rate(len(people))
+    if figure == "threads16":
+        shares = [people[t::16] for t in range(16)]
+        errors: list[BaseException] = []
+
+        def worker(share: Sequence[Identity]) -> None:
+            try:
+                for i, identity in enumerate(share):
+                    ledger.give(identity, purposes[i % 2], channel=Channel.BANNER, actor=ACTOR)
+            except BaseException as exc:  # reported below, never hidden
+                errors.append(exc)
+
+        pool = [threading.Thread(target=worker, args=(share,)) for share in shares]
+        started = time.perf_counter()
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        if errors:
+            raise errors[0]
+        return rate(len(people))
+    raise SystemExit(f"unknown figure {figure!r}")
+
+
+def ab_child(bench: BenchStore, source: str | None, figure: str, run: int) -> float:
+    """Run one figure in a fresh process, with ``source`` first on the path."""
+    env = dict(os.environ)
+    if source is not None:
+        env["PYTHONPATH"] = source
+    command = [sys.executable, __file__, "--ab-child", figure, "--ab-run", str(run)]
+    command += ["--backend", bench.backend, "--subjects", "0"]
+    command += ["--sqlite-dir", str(Path(bench.url.removeprefix("sqlite:///")).parent)]
+    command += ["--pg-database", bench.url.rsplit("/", 1)[-1]]
+    for option in ("warm_decisions", "cold_decisions", "batch_subjects", "appends", "batch_size"):
+        command += [f"--{option.replace('_', '-')}", str(getattr(ARGS, option))]
+    command += ["--ab-warm-subjects", str(ARGS.ab_warm_subjects)]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench_before_after(bench: BenchStore, args: argparse.Namespace) -> None:
+    """Each figure with the code in ``--baseline-src`` (A) and today's (B),
+    alternating A, B, A, B ... so both see the same machine load."""
+    head_before = bench.head_seq("consent")
+    for figure in args.ab:
+        a_rates: list[float] = []
+        b_rates: list[float] = []
+        for run in range(args.runs):
+            a_rates.append(ab_child(bench, args.baseline_src, figure, run))
+            b_rates.append(ab_child(bench, None, figure, run))
+        a, b = median(a_rates), median(b_rates)
+        runs = "A " + ", ".join(f"{r:,.0f}" for r in a_rates)
+        runs += "; B " + ", ".join(f"{r:,.0f}" for r in b_rates)
+        what = f"before/after: {figure}"
+        RESULTS.append((bench.backend, what, f"{a:,.0f} -> {b:,.0f}", "", f"x{b / a:.2f}", runs))
+        print(f"  {what}: {a:,.0f}/s -> {b:,.0f}/s (x{b / a:.2f})  {runs}", flush=True)
+    check_tail(bench, head_before)
+
+
+ARGS = argparse.Namespace()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_store_arguments(parser)
@@ -822,17 +731,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--appends", type=int, default=2_000, help="Events per append run.")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--threads", type=int, nargs="*", default=[2, 4, 8])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["warm", "cold", "appends"])
+    parser.add_argument("--profile", action="store_true", help="Print cProfile summaries.")
     parser.add_argument(
-        "--proto-warm-subjects",
+        "--baseline-src",
+        default=None,
+        help="Also measure the engine's code from this src directory (for example an "
+        "export of an earlier commit) against today's, run by run: before/after figures.",
+    )
+    parser.add_argument(
+        "--ab",
+        nargs="*",
+        default=list(AB_FIGURES),
+        choices=AB_FIGURES,
+        help="Before/after figures.",
+    )
+    parser.add_argument(
+        "--ab-warm-subjects",
         type=int,
         default=200_000,
-        help="Subjects loaded for the prototype's warm figure.",
+        help="Subjects loaded into the cache for the before/after warm figure.",
     )
-    parser.add_argument(
-        "--skip", nargs="*", default=[], choices=["warm", "cold", "appends", "prototypes"]
-    )
-    parser.add_argument("--profile", action="store_true", help="Print cProfile summaries.")
+    parser.add_argument("--ab-child", choices=AB_FIGURES, help=argparse.SUPPRESS)
+    parser.add_argument("--ab-run", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    ARGS.__dict__.update(vars(args))
+    if args.ab_child:
+        bench = open_bench_store(
+            args.backend, directory=args.sqlite_dir, pg_database=args.pg_database
+        )
+        try:
+            print(ab_figure(bench, args.ab_child, args.ab_run, args))
+        finally:
+            bench.close()
+        return 0
     print_header("benchmarks/bench_consent.py")
     for bench in stores_from_args(args):
         print(f"[{bench.backend}] load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -842,10 +774,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             bench_warm(bench, work, args)
         if "cold" not in args.skip:
             bench_cold(bench, work, args)
-        if "prototypes" not in args.skip:
-            bench_prototypes(bench, work, args)
         if "appends" not in args.skip:
             bench_appends(bench, work, args)
+        if args.baseline_src is not None:
+            bench_before_after(bench, args)
         print(f"[{bench.backend}] load average {os.getloadavg()[0]:.1f}", flush=True)
     print("\n| store | measurement | median per s | floor per s | engine/floor | runs |")
     print("| --- | --- | ---: | ---: | ---: | --- |")

@@ -9,9 +9,10 @@ the exported consent record."""
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,11 @@ from tests.integration.conftest import MINIMAL, START, Steward, policy_variant
 
 from datasteward.audit.service import verify_store
 from datasteward.consent import cache as cache_module
+from datasteward.consent import service as service_module
 from datasteward.consent.cache import DecisionCache
+from datasteward.consent.decisions import Decision, decide
+from datasteward.consent.event_ids import new_event_id
+from datasteward.consent.group_commit import Pending
 from datasteward.consent.model import (
     Channel,
     ConsentKind,
@@ -29,9 +34,10 @@ from datasteward.consent.model import (
     Objection,
     ObjectionScope,
     ObjectionStatus,
+    SubjectFacts,
 )
 from datasteward.consent.receipt import build_receipt
-from datasteward.consent.service import ConsentRequest
+from datasteward.consent.service import ConsentRequest, _Call
 from datasteward.consent.source import SourceDetails
 from datasteward.crypto import open_sealed
 from datasteward.errors import (
@@ -745,3 +751,189 @@ def test_receipt(steward: Steward) -> None:
     text = json.dumps(receipt, ensure_ascii=False)
     for secret in ("ana.berzina", "20000002", RAW_IP, "203.0.113"):
         assert secret not in text
+
+
+# -- the fast paths decide as the plain ones ------------------------------------------
+
+
+MOMENTS = (
+    timedelta(days=-7),
+    timedelta(0),
+    timedelta(minutes=45),
+    timedelta(hours=1, minutes=30),
+    timedelta(days=2),
+    timedelta(days=400),
+)
+
+
+def plain_decision(steward: Steward, subject_id: str, purpose: str, at: datetime) -> Decision:
+    """The decision from the store's four plain queries in one transaction."""
+    with steward.store.reading() as tx:
+        rule = load_active_policy(tx).rules[purpose]
+        facts = SubjectFacts(
+            consent=tx.latest_consent(subject_id, purpose, at),
+            objections=tuple(tx.objections_of(subject_id)),
+            restriction=tx.restriction_of(subject_id),
+        )
+    return decide(rule, facts, at)
+
+
+def test_warm_decisions_at_other_moments_equal_deciding_on_the_loaded_facts(
+    steward: Steward,
+) -> None:
+    """The cache keeps one decision per fact for the interval it holds; any
+    moment, inside or outside that interval, must give what ``decide`` gives
+    on the same facts."""
+    ids = populate(steward)
+    loaded_at = START + timedelta(minutes=45)
+    with steward.store.reading() as tx:
+        rules = load_active_policy(tx).rules
+        consents = tx.latest_consents(ids, loaded_at)
+        objections = tx.objections_for(ids)
+        restricted = tx.restrictions_for(ids)
+    for decide_now in (True, False):
+        warm = DecisionCache(rules, loaded_at)
+        warm.load(steward.store, ids, loaded_at, decide_now=decide_now)
+        for offset in MOMENTS:
+            at = START + offset
+            for subject_id in ids:
+                for purpose in ("orders", "newsletter"):
+                    facts = SubjectFacts(
+                        consent=consents.get((subject_id, purpose)),
+                        objections=tuple(objections.get(subject_id, ())),
+                        restriction=restricted.get(subject_id),
+                    )
+                    expected = decide(rules[purpose], facts, at)
+                    assert warm.may_process(subject_id, purpose, at) == expected, (
+                        subject_id,
+                        purpose,
+                        offset,
+                    )
+
+
+def test_one_statement_decisions_equal_the_plain_queries(steward: Steward) -> None:
+    ids = populate(steward)
+    for offset in MOMENTS:
+        at = START + offset
+        for subject_id in ids:
+            for purpose in ("orders", "newsletter"):
+                assert steward.ledger.check_subject(subject_id, purpose, at) == plain_decision(
+                    steward, subject_id, purpose, at
+                )
+
+
+def test_check_many_equals_check_subject_in_order(
+    steward: Steward, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches split anywhere (two subjects per query here), pairs repeated
+    and out of order, answers in the order asked."""
+    monkeypatch.setattr(service_module, "CHECK_BATCH", 2)
+    ids = populate(steward)
+    at = START + timedelta(minutes=45)
+    pairs = [(s, p) for s in ids for p in ("newsletter", "orders")]
+    pairs += list(reversed(pairs[:7]))
+    many = steward.ledger.check_many(pairs, at)
+    assert many == [steward.ledger.check_subject(s, p, at) for s, p in pairs]
+    for decide_now in (True, False):
+        warm = steward.ledger.warm_cache(ids, at, decide_now=decide_now)
+        assert [warm.may_process(s, p, at) for s, p in pairs] == many
+    with pytest.raises(NotFound, match="did you mean 'newsletter'"):
+        steward.ledger.check_many([(ids[0], "newsleter")], at)
+
+
+def test_check_subject_notices_a_newly_applied_policy(steward: Steward) -> None:
+    """The one-statement path compares the policy key it reads with the
+    compiled policy; a new version is loaded before deciding."""
+    subject_id = steward.give(ANA).subject_id
+    assert steward.ledger.check_subject(subject_id, "newsletter").allowed
+    steward.clock.advance(timedelta(days=1))
+    steward.apply(policy_variant(NEW_RECIPIENT))
+    stale = steward.ledger.check_subject(subject_id, "newsletter")
+    assert not stale.allowed
+    assert "stale" in stale.reason
+    with pytest.raises(NotFound, match="did you mean 'newsletter'"):
+        steward.ledger.check_subject(subject_id, "newsleter")
+
+
+# -- group commit ---------------------------------------------------------------------------
+
+
+def test_concurrent_calls_are_committed_together_and_each_gets_its_own_answer(
+    steward: Steward,
+) -> None:
+    """Many threads record at once: every call returns its own records (or
+    its own error), nothing is lost or doubled, and the chain stays intact."""
+    people = [f"email:grupa{i}@example.lv" for i in range(12)]
+    for who in people:
+        steward.give(who)
+    barrier = threading.Barrier(len(people) + 1)
+    answers: dict[str, object] = {}
+
+    def worker(who: str, index: int) -> None:
+        barrier.wait()
+        ledger = steward.ledger
+        try:
+            if index % 4 == 3:  # a bad call in the crowd fails alone
+                ledger.give(steward.identity(who), "newsleter", channel=Channel.API, actor="t")
+            for purpose in ("newsletter", "newsletter"):
+                ledger.withdraw(steward.identity(who), purpose, channel=Channel.API, actor="t")
+        except Exception as exc:  # recorded and checked below
+            answers[who] = exc
+        else:
+            answers[who] = "withdrawn twice"
+
+    threads = [threading.Thread(target=worker, args=(w, i)) for i, w in enumerate(people)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    for i, who in enumerate(people):
+        outcome = answers[who]
+        if i % 4 == 3:
+            assert isinstance(outcome, NotFound)
+            assert steward.ledger.check(steward.identity(who), "newsletter").allowed
+        else:  # the second withdrawal saw the first one, whatever the grouping
+            assert isinstance(outcome, Conflict), outcome
+            assert "withdrawn" in str(outcome)
+            assert not steward.ledger.check(steward.identity(who), "newsletter").allowed
+    history = [len(steward.ledger.history(steward.identity(who), "newsletter")) for who in people]
+    assert history == [1 if i % 4 == 3 else 2 for i in range(len(people))]
+    assert_chains_intact(steward)
+
+
+def test_a_group_records_dependent_calls_after_its_commit(steward: Steward) -> None:
+    """Within one group, a withdrawal that reads a consent given by an
+    earlier call of the same group waits for that group's commit; a refused
+    call writes nothing and leaves the others alone."""
+    ledger = steward.ledger
+    now = steward.clock.now()
+
+    def call(who: str, kind: ConsentKind) -> Pending[_Call, list[ConsentRecord]]:
+        request = ConsentRequest(steward.identity(who), "newsletter", kind, Channel.FORM)
+        return Pending(_Call([request], "t", now))
+
+    given = call(ANA, ConsentKind.GIVEN)
+    withdrawn = call(ANA, ConsentKind.WITHDRAWN)
+    refused = call(BOB, ConsentKind.WITHDRAWN)
+    ledger._commit([given, withdrawn, refused])
+    assert all(p.done for p in (given, withdrawn, refused))
+    assert given.error is None and withdrawn.error is None
+    assert isinstance(refused.error, NotFound)
+    assert given.result is not None and withdrawn.result is not None
+    assert [r.kind for r in given.result + withdrawn.result] == [
+        ConsentKind.GIVEN,
+        ConsentKind.WITHDRAWN,
+    ]
+    assert withdrawn.result[0].seq == given.result[0].seq + 1
+    assert not ledger.check(steward.identity(ANA), "newsletter").allowed
+    assert_chains_intact(steward)
+
+
+def test_event_ids_are_time_ordered_uuids() -> None:
+    ids = [new_event_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {(u.version, u.variant) for u in parsed} == {(7, uuid.RFC_4122)}
+    stamps = [u.int >> 80 for u in parsed]
+    assert stamps == sorted(stamps)

@@ -8,7 +8,9 @@ row that no longer fits, not merely "somewhere"."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import pytest
@@ -16,7 +18,15 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from datasteward.audit import GENESIS_HASH, ChainHead, ChainRow, row_hash, verify_chain
-from datasteward.audit.chain import Field, encode_fields
+from datasteward.audit.chain import (
+    Field,
+    VerifyResult,
+    check_segment,
+    encode_fields,
+    row_material,
+    verify_material_chain,
+    verify_segments,
+)
 
 FAST = settings(max_examples=40, deadline=None)
 """Enough examples to hit first, middle and last rows of short chains, quickly."""
@@ -428,3 +438,118 @@ def test_hash_binds_the_position(values: list[Field], seq_a: int, seq_b: int) ->
     assume(seq_a != seq_b)
     assert row_hash(seq_a, GENESIS_HASH, values) != row_hash(seq_b, GENESIS_HASH, values)
     assert row_hash(seq_a, GENESIS_HASH, values) != row_hash(seq_a, "1" * 64, values)
+
+
+# -- the faster verifiers give the same verdict -------------------------------------
+
+
+def material(rows: Sequence[ChainRow]) -> list[tuple[int, str, str, str | None]]:
+    """Rows as a store that builds the hashed text hands them over."""
+    return [(r.seq, r.prev_hash, r.hash, row_material(r.seq, r.prev_hash, r.fields)) for r in rows]
+
+
+def fields_reader(rows: Sequence[ChainRow]) -> Callable[[int], Sequence[Field] | None]:
+    by_seq = {r.seq: r.fields for r in rows}
+    return by_seq.get
+
+
+@st.composite
+def tampered_chains(
+    draw: st.DrawFn,
+) -> tuple[list[ChainRow], ChainHead | None, ChainHead | None]:
+    """A chain, perhaps edited the ways the tests above edit one, sorted by
+    ``seq`` as a store returns it, with its head and perhaps an anchor."""
+    rows, head = build(draw(field_lists(min_size=1, max_size=10)))
+    anchor = None
+    if draw(st.booleans()):
+        pick = rows[draw(st.integers(0, len(rows) - 1))]
+        anchor = ChainHead(pick.seq, pick.hash)
+    i = draw(st.integers(0, len(rows) - 1))
+    edit = draw(
+        st.sampled_from(
+            ["none", "field", "hash", "prev", "delete", "swap", "forge", "head", "renumber"]
+        )
+    )
+    target = rows[i]
+    if edit == "field" and target.fields:
+        values = list(target.fields)
+        values[0] = draw(different(values[0]))
+        rows[i] = replace(target, fields=tuple(values))
+    elif edit == "hash":
+        rows[i] = replace(target, hash="f" * 64)
+    elif edit == "prev":
+        rows[i] = replace(target, prev_hash="e" * 64)
+    elif edit == "delete":
+        del rows[i]
+    elif edit == "swap" and len(rows) > 1:
+        j = (i + 1) % len(rows)
+        rows[i], rows[j] = (
+            replace(rows[j], seq=rows[i].seq),
+            replace(rows[i], seq=rows[j].seq),
+        )
+    elif edit == "forge":
+        rows.append(forge(len(rows) + 1, rows[-1].hash, ("forged",)))
+    elif edit == "head":
+        head = None if draw(st.booleans()) else ChainHead(max(head.seq - 1, 0), rows[0].hash)
+    elif edit == "renumber":
+        rows[i] = replace(target, seq=target.seq + 7)
+    rows.sort(key=lambda r: r.seq)
+    return rows, head, anchor
+
+
+def segmented(
+    rows: Sequence[ChainRow],
+    head: ChainHead | None,
+    anchor: ChainHead | None,
+    bounds: Sequence[int],
+) -> VerifyResult:
+    """What a store that checks stretches apart does: rows up to the head in
+    stretches ending at ``bounds``, the rest as the tail."""
+    top = head.seq if head is not None else 0
+    edges = sorted({0, *(b for b in bounds if 0 < b < top), top})
+    watched = [h.seq for h in (head, anchor) if h is not None]
+    read = fields_reader(rows)
+    segments = [
+        check_segment(
+            material([r for r in rows if low < r.seq <= high]), fields_of=read, watched=watched
+        )
+        for low, high in itertools.pairwise(edges)
+    ]
+    tail = material([r for r in rows if r.seq > top])
+    return verify_segments(segments, tail, head, fields_of=read, expected_head=anchor)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tampered_chains(), st.lists(st.integers(1, 12), max_size=3))
+def test_material_and_segmented_verification_agree_with_the_reference(
+    chain: tuple[list[ChainRow], ChainHead | None, ChainHead | None], bounds: list[int]
+) -> None:
+    rows, head, anchor = chain
+    reference = verify_chain(rows, head, expected_head=anchor)
+    read = fields_reader(rows)
+    assert verify_material_chain(material(rows), head, fields_of=read, expected_head=anchor) == (
+        reference
+    )
+    assert segmented(rows, head, anchor, bounds) == reference
+
+
+def test_a_material_the_store_could_not_build_is_judged_by_the_fields() -> None:
+    """A store gives None (or text that does not hash right) for a value it
+    cannot encode; the row's own fields decide, so that costs time, never a
+    false verdict either way."""
+    rows, head = build([("a\x00b", 1), ("c", None)])
+    built = material(rows)
+    unbuilt = [(seq, prev, digest, None) for seq, prev, digest, _ in built]
+    wrong = [(seq, prev, digest, text + "x") for seq, prev, digest, text in built]
+    read = fields_reader(rows)
+    for given_rows in (unbuilt, wrong):
+        assert verify_material_chain(given_rows, head, fields_of=read).ok
+    edited = [rows[0], replace(rows[1], fields=("d", None))]
+    result = verify_material_chain(unbuilt, head, fields_of=fields_reader(edited))
+    assert (result.ok, result.first_bad_seq) == (False, 2)
+
+
+def test_row_material_is_what_row_hash_hashes() -> None:
+    for values in [("a", None, 3, b"\x00\xff", True, "ā😀", -5), (), ("",)]:
+        text = row_material(9, "ab" * 32, values)
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == row_hash(9, "ab" * 32, values)

@@ -13,10 +13,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from datasteward.clock import Clock
 from datasteward.consent.cache import DecisionCache
 from datasteward.consent.decisions import Decision, decide
+from datasteward.consent.event_ids import new_event_id
+from datasteward.consent.group_commit import GroupCommitter, Pending
 from datasteward.consent.model import (
     Channel,
     ConsentKind,
@@ -35,7 +38,23 @@ from datasteward.policy.active import ActivePolicy, ActivePolicyCache
 from datasteward.ports import EngineStore, EngineTx
 from datasteward.subjects.service import SubjectDirectory
 
-__all__ = ["ConsentLedger", "ConsentRequest"]
+__all__ = ["CHECK_BATCH", "ConsentLedger", "ConsentRequest", "DecisionFactsSource"]
+
+CHECK_BATCH = 2000
+"""Subjects whose facts :meth:`ConsentLedger.check_many` reads per query."""
+
+
+@runtime_checkable
+class DecisionFactsSource(Protocol):
+    """A store that reads what one decision needs in one statement: the
+    active policy's (version, sha256) and the subject's facts for the
+    purpose, from one snapshot. :meth:`ConsentLedger.check_subject` uses it
+    when the store offers it; without it a decision is a read transaction
+    of four queries."""
+
+    def decision_facts(
+        self, subject_id: str, purpose_id: str, at: datetime
+    ) -> tuple[tuple[int, str] | None, SubjectFacts]: ...
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,18 @@ class ConsentRequest:
     expires_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One :meth:`ConsentLedger.record_many` call, as queued for a group."""
+
+    requests: list[ConsentRequest]
+    actor: str
+    now: datetime
+
+
+_Pending = Pending[_Call, list[ConsentRecord]]
+
+
 class ConsentLedger:
     """Consent use cases over the engine store."""
 
@@ -60,6 +91,9 @@ class ConsentLedger:
         self.directory = directory
         self.clock = clock
         self.policies = ActivePolicyCache()
+        self._facts_source = store if isinstance(store, DecisionFactsSource) else None
+        self._active: ActivePolicy | None = None
+        self._group: GroupCommitter[_Call, list[ConsentRecord]] = GroupCommitter(self._commit)
 
     # -- writing -----------------------------------------------------------
 
@@ -119,15 +153,95 @@ class ConsentLedger:
 
     def record_many(self, requests: Sequence[ConsentRequest], *, actor: str) -> list[ConsentRecord]:
         """Record several events in one transaction (a banner with several
-        purposes, an import). All are validated before any is written."""
-        now = self.clock.now()
+        purposes, an import). All are validated before any is written.
+
+        Calls from several threads at once are committed together (group
+        commit): while one transaction commits, the calls that arrive queue
+        up, and the next caller to get the turn records all of them in one
+        transaction, one chain extension and one commit. Each call still
+        returns only after the transaction holding its events committed,
+        keeps its own all-or-nothing validation and error, and a call that
+        reads what an earlier call of the same group wrote (a withdrawal
+        after a consent given a moment before) is recorded after that
+        group's commit instead. See ``docs/consent.md``."""
+        return self._group.submit(_Call(list(requests), actor, self.clock.now()))
+
+    def _commit(self, group: list[_Pending]) -> None:
+        """Record a group of calls (by the caller whose turn it is)."""
+        if len(group) > 1:
+            try:
+                later = self._commit_together(group)
+            except Exception:  # the shared transaction rolled back: each on its own
+                later = [p for p in group if not p.done]
+        else:
+            later = group
+        for pending in later:
+            try:
+                pending.result = self._record_alone(pending.work)
+            except Exception as exc:
+                pending.error = exc
+            pending.done = True
+
+    def _record_alone(self, call: _Call) -> list[ConsentRecord]:
+        requests, now = call.requests, call.now
         with self.store.transaction() as tx:
             active = self.policies.get(tx)
             known = self.directory.find_many(tx, [r.identity for r in requests])
             for request in requests:  # every check before the first write
                 self._check(tx, active, request, now, known)
-            rows = [self._row(tx, active, request, now, actor, known) for request in requests]
+            rows = [self._row(tx, active, request, now, call.actor, known) for request in requests]
             linked = tx.append_consent(rows)
+        return self._records(active, call, linked)
+
+    def _commit_together(self, group: list[_Pending]) -> list[_Pending]:
+        """One transaction for the group; returns the calls left for later.
+        Refused calls get their error and write nothing; the others' rows
+        are appended in one go."""
+        accepted: list[tuple[_Pending, int]] = []
+        later: list[_Pending] = []
+        rows: list[dict[str, object]] = []
+        touched: set[str] = set()
+        created: set[Identity] = set()
+        with self.store.transaction() as tx:
+            active = self.policies.get(tx)
+            known = self.directory.find_many(
+                tx, [r.identity for p in group for r in p.work.requests]
+            )
+            for pending in group:
+                call = pending.work
+                if any(
+                    r.kind is not ConsentKind.GIVEN
+                    and (r.identity in created or known.get(r.identity) in touched)
+                    for r in call.requests
+                ):
+                    later.append(pending)  # it reads what this group writes
+                    continue
+                try:
+                    for request in call.requests:
+                        self._check(tx, active, request, call.now, known)
+                except (InvalidInput, NotFound, Conflict) as exc:
+                    pending.error, pending.done = exc, True
+                    continue
+                for request in call.requests:
+                    new = request.identity not in known
+                    rows.append(self._row(tx, active, request, call.now, call.actor, known))
+                    if new:
+                        created.add(request.identity)
+                    touched.add(known[request.identity])
+                accepted.append((pending, len(call.requests)))
+            linked = tx.append_consent(rows)
+        start = 0
+        for pending, count in accepted:
+            pending.result = self._records(active, pending.work, linked[start : start + count])
+            pending.done = True
+            start += count
+        return later
+
+    @staticmethod
+    def _records(
+        active: ActivePolicy, call: _Call, linked: Sequence[dict[str, object]]
+    ) -> list[ConsentRecord]:
+        now = call.now
         return [
             ConsentRecord(
                 seq=int(str(row["seq"])),
@@ -141,9 +255,9 @@ class ConsentLedger:
                 purpose_hash=str(row["purpose_hash"]),
                 notice_hash=request.notice_hash,
                 channel=request.channel.value,
-                actor=actor,
+                actor=call.actor,
             )
-            for row, request in zip(linked, requests, strict=True)
+            for row, request in zip(linked, call.requests, strict=True)
         ]
 
     def _check(
@@ -201,7 +315,7 @@ class ConsentLedger:
         if subject_id is None:  # a new person: created once, reused by later requests
             subject_id, _ = self.directory.resolve(tx, request.identity, actor=actor)
             known[request.identity] = subject_id
-        event_id = str(uuid.uuid4())
+        event_id = new_event_id()
         source_enc = None
         if request.source is not None:
             source_enc = seal(
@@ -238,7 +352,7 @@ class ConsentLedger:
                     return total
                 rows: list[dict[str, object]] = [
                     {
-                        "event_id": str(uuid.uuid4()),
+                        "event_id": new_event_id(),
                         "subject_id": r.subject_id,
                         "purpose_id": r.purpose_id,
                         "kind": ConsentKind.EXPIRED.value,
@@ -294,29 +408,69 @@ class ConsentLedger:
     def check_subject(
         self, subject_id: str, purpose_id: str, at: datetime | None = None
     ) -> Decision:
+        """Decide from the store (cold) for a known subject id.
+
+        With a :class:`DecisionFactsSource` store this is one statement: the
+        policy key it returns must be the version the ledger has compiled,
+        else (first call, a newly applied policy, an unknown purpose) the
+        decision is made again in a read transaction that loads the policy."""
+        moment = at or self.clock.now()
+        source, active = self._facts_source, self._active
+        if source is not None and active is not None:
+            rule = active.rules.get(purpose_id)
+            if rule is not None:
+                key, facts = source.decision_facts(subject_id, purpose_id, moment)
+                if key == (active.version, active.sha256):
+                    return decide(rule, facts, moment)
         with self.store.reading() as tx:
-            return self._decide(tx, subject_id, purpose_id, at or self.clock.now())
+            return self._decide(tx, subject_id, purpose_id, moment)
 
     def check_many(
         self, pairs: Sequence[tuple[str, str]], at: datetime | None = None
     ) -> list[Decision]:
         """Decide for many (subject id, purpose) pairs from the store at once:
-        three queries per thousand subjects instead of four per decision."""
+        three queries per :data:`CHECK_BATCH` subjects instead of one per
+        decision. Memory follows the batch, not the number of pairs."""
         moment = at or self.clock.now()
-        cache = self.warm_cache([s for s, _ in pairs], moment)
-        return [cache.may_process(s, p, moment) for s, p in pairs]
+        with self.store.reading() as tx:
+            active = self._active = self.policies.get(tx)
+        rules = active.rules
+        for purpose_id in dict.fromkeys(p for _, p in pairs):
+            if purpose_id not in rules:
+                active.purpose(purpose_id)  # raises NotFound with a suggestion
+        out: list[Decision] = []
+        start = 0
+        while start < len(pairs):
+            subjects: dict[str, None] = {}
+            stop = start
+            while stop < len(pairs) and (len(subjects) < CHECK_BATCH or pairs[stop][0] in subjects):
+                subjects[pairs[stop][0]] = None
+                stop += 1
+            cache = DecisionCache(rules, moment)
+            cache.load(self.store, subjects, moment, batch_size=CHECK_BATCH, decide_now=False)
+            may = cache.may_process
+            out.extend(may(s, p, moment) for s, p in pairs[start:stop])
+            start = stop
+        return out
 
-    def warm_cache(self, subject_ids: Sequence[str], at: datetime | None = None) -> DecisionCache:
-        """A :class:`DecisionCache` loaded with these subjects' facts."""
+    def warm_cache(
+        self, subject_ids: Sequence[str], at: datetime | None = None, *, decide_now: bool = True
+    ) -> DecisionCache:
+        """A :class:`DecisionCache` loaded with these subjects' facts.
+
+        ``decide_now`` (the default) decides every loaded fact while loading,
+        for the fastest questions afterwards; without it the cache keeps only
+        the facts and decides each (subject, purpose) when first asked,
+        holding no decision or evidence for facts nobody asked about."""
         moment = at or self.clock.now()
         with self.store.reading() as tx:
             active = self.policies.get(tx)
         cache = DecisionCache(active.rules, moment)
-        cache.load(self.store, dict.fromkeys(subject_ids), moment)
+        cache.load(self.store, dict.fromkeys(subject_ids), moment, decide_now=decide_now)
         return cache
 
     def _decide(self, tx: EngineTx, subject_id: str, purpose_id: str, at: datetime) -> Decision:
-        active = self.policies.get(tx)
+        active = self._active = self.policies.get(tx)
         purpose = active.purpose(purpose_id)
         facts = SubjectFacts(
             consent=tx.latest_consent(subject_id, purpose.id, at),

@@ -6,84 +6,59 @@ listings) run in a read transaction."""
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, desc, func, insert, select, update
+from sqlalchemy import (
+    Engine,
+    delete,
+    desc,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
-from datasteward.audit.chain import ChainHead, ChainRow
+from datasteward.audit.chain import ChainHead, ChainRow, Segment, check_segment
 from datasteward.consent.model import (
     ConsentKind,
     ConsentRecord,
     Objection,
-    ObjectionScope,
     ObjectionStatus,
     Restriction,
+    SubjectFacts,
 )
 from datasteward.errors import StoreError
 from datasteward.legaltime.instants import format_time, parse_time
 from datasteward.ports import AuditEntry, StoredIdentity, StoredPolicy
 from datasteward.store import chains
-from datasteward.store.engine import READONLY
+from datasteward.store.consent_queries import CONSENT_COLUMNS as _CONSENT_COLUMNS
+from datasteward.store.consent_queries import consent_from_mapping as _consent_record
+from datasteward.store.consent_queries import consent_from_tuple as _consent_tuple
+from datasteward.store.consent_queries import decision_facts_from_rows
+from datasteward.store.consent_queries import objection_from_tuple as _objection_tuple
+from datasteward.store.consent_queries import statements as _statements
+from datasteward.store.engine import READONLY, SQLITE_MMAP_BYTES
 from datasteward.store.tables import (
     audit_events,
     consent_events,
     identities,
     objections,
     policy_versions,
-    restrictions,
     subjects,
 )
 from datasteward.store.tables import purpose_states as purpose_states_table
 
 __all__ = ["SqlEngineStore", "SqlTx"]
-
-_CONSENT_COLUMNS = (
-    consent_events.c.seq,
-    consent_events.c.event_id,
-    consent_events.c.subject_id,
-    consent_events.c.purpose_id,
-    consent_events.c.kind,
-    consent_events.c.occurred_at,
-    consent_events.c.expires_at,
-    consent_events.c.policy_version,
-    consent_events.c.purpose_hash,
-    consent_events.c.notice_hash,
-    consent_events.c.channel,
-    consent_events.c.actor,
-)
-
-
-def _consent_record(row: Any) -> ConsentRecord:
-    return ConsentRecord(
-        seq=int(row.seq),
-        event_id=row.event_id,
-        subject_id=row.subject_id,
-        purpose_id=row.purpose_id,
-        kind=ConsentKind(row.kind),
-        occurred_at=parse_time(row.occurred_at),
-        expires_at=parse_time(row.expires_at) if row.expires_at else None,
-        policy_version=int(row.policy_version),
-        purpose_hash=row.purpose_hash,
-        notice_hash=row.notice_hash,
-        channel=row.channel,
-        actor=row.actor,
-    )
-
-
-def _objection(r: Any) -> Objection:
-    return Objection(
-        ref=r.id,
-        scope=ObjectionScope(r.scope),
-        purpose_id=r.purpose_id,
-        status=ObjectionStatus(r.status),
-        at=parse_time(r.created_at),
-    )
 
 
 class SqlTx:
@@ -91,6 +66,7 @@ class SqlTx:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self._sql = _statements(connection.dialect)
 
     # -- audit -------------------------------------------------------------
 
@@ -174,12 +150,8 @@ class SqlTx:
 
     def active_policy_key(self) -> tuple[int, str] | None:
         """(version id, sha256) of the active policy: a cheap freshness check."""
-        row = self.connection.execute(
-            select(policy_versions.c.id, policy_versions.c.sha256)
-            .order_by(desc(policy_versions.c.id))
-            .limit(1)
-        ).first()
-        return None if row is None else (int(row.id), str(row.sha256))
+        rows = self._sql.policy_key.rows(self.connection, {})
+        return None if not rows else (int(rows[0][0]), str(rows[0][1]))
 
     def purpose_states(self, policy_version: int) -> dict[str, tuple[str, str]]:
         rows = self.connection.execute(
@@ -250,12 +222,11 @@ class SqlTx:
         """Blind index -> subject id for those of ``blind_indexes`` that are known."""
         if not blind_indexes:
             return {}
-        rows = self.connection.execute(
-            select(identities.c.blind_index, identities.c.subject_id).where(
-                identities.c.kind == kind, identities.c.blind_index.in_(list(blind_indexes))
-            )
+        sql = self._sql
+        rows = sql.find_subjects.rows(
+            self.connection, {"kind": kind, "indexes": sql.list_param(blind_indexes)}
         )
-        return {str(r.blind_index): str(r.subject_id) for r in rows}
+        return {str(index): str(subject_id) for index, subject_id in rows}
 
     def create_subject(self, subject_id: str, at: datetime) -> None:
         self.connection.execute(
@@ -374,17 +345,10 @@ class SqlTx:
     def latest_consent(
         self, subject_id: str, purpose_id: str, at: datetime
     ) -> ConsentRecord | None:
-        row = self.connection.execute(
-            select(*_CONSENT_COLUMNS)
-            .where(
-                consent_events.c.subject_id == subject_id,
-                consent_events.c.purpose_id == purpose_id,
-                consent_events.c.occurred_at <= format_time(at),
-            )
-            .order_by(desc(consent_events.c.occurred_at), desc(consent_events.c.seq))
-            .limit(1)
-        ).first()
-        return None if row is None else _consent_record(row)
+        rows = self._sql.latest.rows(
+            self.connection, {"sid": subject_id, "pid": purpose_id, "at": format_time(at)}
+        )
+        return None if not rows else _consent_tuple(rows[0])
 
     def lapsed_consents(self, at: datetime, limit: int) -> list[ConsentRecord]:
         """Consents still "given" as their latest event whose expiry has passed."""
@@ -419,12 +383,8 @@ class SqlTx:
         return None if row is None or row.source_enc is None else bytes(row.source_enc)
 
     def objections_of(self, subject_id: str) -> list[Objection]:
-        rows = self.connection.execute(
-            select(objections)
-            .where(objections.c.subject_id == subject_id)
-            .order_by(objections.c.created_at, objections.c.id)
-        )
-        return [_objection(r) for r in rows]
+        rows = self._sql.objections_of.rows(self.connection, {"sid": subject_id})
+        return [_objection_tuple(r) for r in rows]
 
     def insert_objection(self, objection: Objection, subject_id: str) -> None:
         self.connection.execute(
@@ -444,54 +404,39 @@ class SqlTx:
     def latest_consents(
         self, subject_ids: Sequence[str], at: datetime
     ) -> dict[tuple[str, str], ConsentRecord]:
-        """The latest event up to ``at`` per (subject, purpose), for a batch."""
-        found: dict[tuple[str, str], ConsentRecord] = {}
-        rows = self.connection.execute(
-            select(*_CONSENT_COLUMNS)
-            .where(
-                consent_events.c.subject_id.in_(list(subject_ids)),
-                consent_events.c.occurred_at <= format_time(at),
-            )
-            .order_by(consent_events.c.occurred_at, consent_events.c.seq)
+        """The latest event up to ``at`` per (subject, purpose), for a batch.
+
+        Rows come in time order, so the last row per key wins; a record is
+        built only for that one."""
+        latest: dict[tuple[str, str], Any] = {}
+        sql = self._sql
+        rows = sql.latest_many.rows(
+            self.connection, {"ids": sql.list_param(subject_ids), "at": format_time(at)}
         )
         for row in rows:
-            found[(row.subject_id, row.purpose_id)] = _consent_record(row)
-        return found
+            latest[(row[2], row[3])] = row
+        return {key: _consent_tuple(row) for key, row in latest.items()}
 
     def objections_for(self, subject_ids: Sequence[str]) -> dict[str, list[Objection]]:
         found: dict[str, list[Objection]] = {}
-        rows = self.connection.execute(
-            select(objections)
-            .where(objections.c.subject_id.in_(list(subject_ids)))
-            .order_by(objections.c.created_at, objections.c.id)
-        )
+        sql = self._sql
+        rows = sql.objections_for.rows(self.connection, {"ids": sql.list_param(subject_ids)})
         for r in rows:
-            found.setdefault(r.subject_id, []).append(_objection(r))
+            found.setdefault(r[1], []).append(_objection_tuple(r))
         return found
 
     def restrictions_for(self, subject_ids: Sequence[str]) -> dict[str, Restriction]:
         found: dict[str, Restriction] = {}
-        rows = self.connection.execute(
-            select(restrictions)
-            .where(
-                restrictions.c.subject_id.in_(list(subject_ids)), restrictions.c.lifted_at.is_(None)
-            )
-            .order_by(restrictions.c.since, restrictions.c.id)  # the earliest, as restriction_of
-        )
+        sql = self._sql
+        rows = sql.restrictions_for.rows(self.connection, {"ids": sql.list_param(subject_ids)})
         for r in rows:
-            found.setdefault(r.subject_id, Restriction(ref=r.id, since=parse_time(r.since)))
+            if r[1] not in found:
+                found[r[1]] = Restriction(ref=r[0], since=parse_time(r[2]))
         return found
 
     def restriction_of(self, subject_id: str) -> Restriction | None:
-        row = self.connection.execute(
-            select(restrictions)
-            .where(
-                and_(restrictions.c.subject_id == subject_id, restrictions.c.lifted_at.is_(None))
-            )
-            .order_by(restrictions.c.since, restrictions.c.id)
-            .limit(1)
-        ).first()
-        return None if row is None else Restriction(ref=row.id, since=parse_time(row.since))
+        rows = self._sql.restriction_of.rows(self.connection, {"sid": subject_id})
+        return None if not rows else Restriction(ref=rows[0][0], since=parse_time(rows[0][1]))
 
 
 class SqlEngineStore:
@@ -499,6 +444,43 @@ class SqlEngineStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        self._decision_facts = _statements(engine.dialect).decision_facts
+
+    @contextmanager
+    def _statement_connection(self) -> Iterator[Any]:
+        """A pooled driver connection in autocommit mode: each statement is
+        its own transaction and snapshot, with no BEGIN or COMMIT round trip.
+        Only for single statements that read."""
+        pooled = self.engine.raw_connection()
+        try:
+            driver: Any = pooled.driver_connection
+            if self._postgres:
+                driver.autocommit = True
+            try:
+                yield driver
+            finally:
+                if self._postgres and not driver.closed:
+                    driver.autocommit = False
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                pooled.invalidate()  # a lost connection never goes back into the pool
+            if isinstance(exc, (OperationalError, ProgrammingError)):
+                raise _store_error(exc) from None
+            raise
+        finally:
+            pooled.close()
+
+    def decision_facts(
+        self, subject_id: str, purpose_id: str, at: datetime
+    ) -> tuple[tuple[int, str] | None, SubjectFacts]:
+        """The active policy's key (version, sha256) and one subject's facts
+        for one purpose at ``at``, read in one statement: what a cold
+        decision needs, in one round trip."""
+        values = {"sid": subject_id, "pid": purpose_id, "at": format_time(at)}
+        with self._statement_connection() as driver:
+            rows = self._decision_facts.rows_on(driver, values)
+        return decision_facts_from_rows(rows)
 
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
@@ -530,14 +512,139 @@ class SqlEngineStore:
             head = chains.read_head(tx.connection, spec)
             yield head, chains.iter_chain_rows(tx.connection, spec)
 
+    @contextmanager
+    def chain_material(
+        self, chain: str
+    ) -> Iterator[
+        tuple[
+            ChainHead,
+            Iterator[tuple[Any, Any, Any, Any]],
+            Callable[[int], Sequence[Any] | None],
+        ]
+    ]:
+        """A chain as ``(seq, prev_hash, hash, material)`` rows whose hashed
+        text the database builds (see ``audit.service.MaterialChainSource``),
+        with the head and a reader of one row's fields, in one snapshot."""
+        spec = chains.CHAINS[chain]
+        with self.reading() as tx, _no_memory_map(tx.connection):
+            head = chains.read_head(tx.connection, spec)
+            with chains.MaterialReader(tx.connection, spec) as reader:
+                rows = reader.rows()
+                try:
+                    yield head, rows, reader.fields_of
+                finally:
+                    rows.close()
+
+    @contextmanager
+    def chain_segments(
+        self, chain: str, anchor_seq: int | None = None
+    ) -> Iterator[
+        tuple[
+            ChainHead,
+            list[Segment],
+            Iterator[tuple[Any, Any, Any, Any]],
+            Callable[[int], Sequence[Any] | None],
+        ]
+        | None
+    ]:
+        """Verify a long chain in stretches checked side by side (see
+        ``audit.service.SegmentedChainSource``), up to the head read here;
+        whatever follows the head (normally nothing) is read afterwards in
+        this snapshot. On SQLite each stretch is checked by a worker process
+        of its own (the work is Python's and SQLite's, in this process
+        otherwise); on PostgreSQL by a thread with a connection of its own
+        that shares this transaction's snapshot (``pg_export_snapshot``), so
+        the server builds the stretches' material on several cores. Yields
+        None for a short chain or an in-memory database: one pass is
+        cheaper there."""
+        spec = chains.CHAINS[chain]
+        with self.reading() as tx, _no_memory_map(tx.connection):
+            head = chains.read_head(tx.connection, spec)
+            database = _sqlite_file(self.engine)
+            if head.seq < PARALLEL_VERIFY_MIN_ROWS or (database is None and not self._postgres):
+                yield None
+                return
+            parts = max(2, os.cpu_count() or 1)
+            bounds = [head.seq * i // parts for i in range(parts + 1)]
+            watched = tuple(s for s in (head.seq, anchor_seq) if s is not None)
+            ranges = [(low + 1, high) for low, high in itertools.pairwise(bounds)]
+            if database is not None:
+                segments = chains.check_ranges(database, chain, ranges, watched)
+            else:
+                snapshot = str(
+                    tx.connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+                )
+                with ThreadPoolExecutor(len(ranges), thread_name_prefix="steward-verify") as pool:
+                    segments = list(
+                        pool.map(
+                            lambda r: self._segment_in_snapshot(snapshot, spec, r, watched),
+                            ranges,
+                        )
+                    )
+            with chains.MaterialReader(tx.connection, spec) as reader:
+                tail = reader.rows(after=head.seq)
+                try:
+                    yield head, segments, tail, reader.fields_of
+                finally:
+                    tail.close()
+
+    def _segment_in_snapshot(
+        self, snapshot: str, spec: chains.Chain, bounds: tuple[int, int], watched: tuple[int, ...]
+    ) -> Segment:
+        """One stretch of a PostgreSQL chain, read in the exported snapshot."""
+        if not _SNAPSHOT_ID.fullmatch(snapshot):
+            raise StoreError(f"unexpected snapshot id from the server: {snapshot!r}")
+        low, high = bounds
+        with self.reading() as tx:
+            # must come first in the transaction; an id is no bindable value
+            tx.connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            with chains.MaterialReader(tx.connection, spec, upto=high) as reader:
+                rows = reader.rows(after=low - 1)
+                try:
+                    return check_segment(rows, fields_of=reader.fields_of, watched=watched)
+                finally:
+                    rows.close()
+
     def count(self, table_name: str) -> int:
         table = {"audit_events": audit_events, "consent_events": consent_events}[table_name]
         with self.reading() as tx:
             return int(tx.connection.execute(select(func.count()).select_from(table)).scalar_one())
 
 
+@contextmanager
+def _no_memory_map(connection: Connection) -> Iterator[None]:
+    """Read a whole chain without SQLite's memory map: a scan would map the
+    entire file into this process (page cache, but counted as its resident
+    memory), and sequential reads gain nothing from it."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver: Any = connection.connection.driver_connection
+    driver.execute("PRAGMA mmap_size=0")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+
+
+PARALLEL_VERIFY_MIN_ROWS = 200_000
+"""Below this many rows a chain is verified in one pass: starting worker
+processes costs about a second."""
+
+_SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?")
+
+
+def _sqlite_file(engine: Engine) -> str | None:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):
+        return None  # URI forms (shared memory and the like) stay in one process
+    return database
+
+
 def _store_error(exc: Exception) -> StoreError:
-    text = str(getattr(exc, "orig", exc)).splitlines()[0]
+    text = (str(getattr(exc, "orig", exc)).splitlines() or [type(exc).__name__])[0]
     if "no such table" in text or "does not exist" in text:
         return StoreError("the engine store is not initialised: run `steward init`")
     return StoreError(f"engine store error: {text}")
