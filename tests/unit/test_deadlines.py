@@ -81,9 +81,10 @@ def test_due_dates_match_an_independent_calendar(offset: int) -> None:
     assert result.due == independent_months_later(day, 1)
     assert result.extended == independent_months_later(day, 3)
     # the deadline ends on the same day of the month, or the month's last day
-    assert result.due.day == day.day or result.due.day == calendar.monthrange(
-        result.due.year, result.due.month
-    )[1]
+    assert (
+        result.due.day == day.day
+        or result.due.day == calendar.monthrange(result.due.year, result.due.month)[1]
+    )
     assert result.due > day and result.extended > result.due
 
 
