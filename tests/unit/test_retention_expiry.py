@@ -34,7 +34,27 @@ def test_anchor_at_or_before_the_cutoff_is_exactly_an_anchor_whose_period_ran_ou
 ) -> None:
     boundary = cutoff(at, period)
     for anchor in (boundary, boundary + timedelta(microseconds=1), boundary + offset):
+        if _clamped(anchor, period):
+            continue  # see test_anchors_in_a_clamped_month_end_share_their_end
         assert (anchor <= boundary) == (period.add_to_datetime(anchor) <= at)
+
+
+def _clamped(anchor: datetime, period: IsoDuration) -> bool:
+    """Whether adding the period's months moves the anchor's day (31 Jan + 1
+    month = 28 Feb): such anchors share an end with later ones, so the set of
+    due anchors is no longer exactly those before one instant."""
+    months = period.years * 12 + period.months
+    return months > 0 and IsoDuration(months=months).add_to_datetime(anchor).day != anchor.day
+
+
+def test_anchors_in_a_clamped_month_end_share_their_end() -> None:
+    # 30 and 31 January both end one month later on 28 February: the cutoff
+    # treats the whole clamped stretch as due once its common end has passed
+    # (at most the rest of one day early, never late).
+    at = datetime(2001, 2, 28, tzinfo=UTC)
+    boundary = cutoff(at, IsoDuration(months=1))
+    assert boundary >= datetime(2001, 1, 28, tzinfo=UTC)
+    assert is_due(datetime(2001, 1, 28, tzinfo=UTC), at, IsoDuration(months=1))
 
 
 @given(MOMENTS, PERIODS)
