@@ -5,44 +5,16 @@ to the store."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select
-from tests.e2e.test_cli_engine import MINIMAL, HomeRunner, Steward
+from sqlalchemy import create_engine, func, select
+from tests.e2e.test_cli_engine import Steward, ready, steward
 
-from datasteward.store import engine as store_engine
 from datasteward.store.tables import request_events, requests
 
 ANA = "email:ana.berzina@example.lv"
-
-
-@pytest.fixture
-def steward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Steward]:
-    made: list[Engine] = []
-    original = store_engine.make_engine
-
-    def tracked(url: str, **kwargs: Any) -> Engine:
-        engine = original(url, **kwargs)
-        made.append(engine)
-        return engine
-
-    monkeypatch.setattr(store_engine, "make_engine", tracked)
-    try:
-        yield HomeRunner(tmp_path / "home")
-    finally:
-        for engine in made:
-            engine.dispose()
-
-
-@pytest.fixture
-def ready(steward: Steward) -> Steward:
-    assert steward("init").exit_code == 0
-    applied = steward("policy", "apply", str(MINIMAL))
-    assert applied.exit_code == 0, applied.output
-    return steward
+__all__ = ["ready", "steward"]  # the engine tests' fixtures, shared
 
 
 def run_json(steward: Steward, *args: str, code: int = 0) -> Any:
