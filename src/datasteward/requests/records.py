@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from datasteward.crypto import open_sealed, seal
-from datasteward.legaltime.instants import format_time, parse_time
+from datasteward.legaltime.instants import parse_time
 from datasteward.requests.model import (
     Request,
     RequestEvent,
@@ -91,7 +91,3 @@ def task_from_row(row: Mapping[str, Any]) -> Task:
         confirmed_by=row["confirmed_by"],
         confirmed_at=parse_time(row["confirmed_at"]) if row["confirmed_at"] else None,
     )
-
-
-def time_text(moment: Any) -> str:
-    return format_time(moment)

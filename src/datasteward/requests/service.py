@@ -26,7 +26,7 @@ from datasteward.errors import Conflict, InvalidInput, KeyUnavailable, NotFound
 from datasteward.identity import Identity
 from datasteward.legaltime.deadlines import deadlines, zone
 from datasteward.legaltime.duration import IsoDuration
-from datasteward.legaltime.instants import format_time
+from datasteward.legaltime.instants import format_time, parse_time
 from datasteward.policy.active import ActivePolicy, ActivePolicyCache
 from datasteward.policy.model import RightKind
 from datasteward.policy.references import did_you_mean
@@ -265,7 +265,7 @@ class RequestDesk:
                 raise Conflict(f"no verification code was issued for request {request_id}")
             state = CodeState(
                 code_hash=stored["code_hash"],
-                expires_at=_parse(stored["expires_at"]),
+                expires_at=parse_time(stored["expires_at"]),
                 attempts=int(stored["attempts"]),
                 locked=stored["locked_at"] is not None,
                 used=stored["used_at"] is not None,
@@ -732,12 +732,6 @@ _CODE_MESSAGES = {
     CodeCheck.LOCKED: "the code is locked after too many wrong attempts: ask for a new one",
     CodeCheck.USED: "the code was already used",
 }
-
-
-def _parse(text: str) -> datetime:
-    from datasteward.legaltime.instants import parse_time
-
-    return parse_time(text)
 
 
 def _minus(moment: datetime, period: IsoDuration) -> datetime:
