@@ -74,7 +74,9 @@ class Runner:
         self.backend.batches += 1
         done = self.backend.rows.handled[self.unit.rule_id]
         done.extend(chosen)
-        return BatchOutcome((chosen[-1],), len(chosen), {}, {}, self.backend.seconds(len(chosen)))
+        seconds = self.backend.seconds(len(chosen))
+        last = self.backend.says_last and len(chosen) == len(left)
+        return BatchOutcome((chosen[-1],), len(chosen), {}, {}, seconds, last)
 
 
 class Backend:
@@ -87,6 +89,8 @@ class Backend:
         self.batches = 0
         self.fail_after: int | None = None
         self.failure: Exception = RuntimeError("the worker died")
+        self.says_last = False
+        """Runners flag the batch that took every row left (as SQL runners do)."""
 
     def schema(self) -> Any:
         return _schema()
@@ -360,3 +364,29 @@ def test_batches_grow_while_cheap_and_shrink_when_slow_within_the_batch_size() -
     _sweeper(_only({"access-log-1y"}), backend, Progress(), FixedClock(NOW)).run(batch_size=6000)
     assert backend.sizes[:3] == [FIRST_BATCH, 250, 250]
     assert rows.handled["access-log-1y"] == list(range(1, 3001))
+
+
+def test_a_batch_that_took_every_row_left_finishes_its_unit_without_another_pick() -> None:
+    rows = Rows({"access-log-ip-7d": 25, "contact-metadata-1y": 7})
+    backend, progress = Backend(rows), Progress()
+    backend.says_last = True
+    report = _sweeper(
+        _only({"access-log-ip-7d", "contact-metadata-1y"}), backend, progress, FixedClock(NOW)
+    ).run(batch_size=10)
+
+    assert report.complete
+    assert rows.handled == {
+        "access-log-ip-7d": list(range(1, 26)),
+        "contact-metadata-1y": list(range(1, 8)),
+    }
+    # three batches and one for the seven rows: no empty pick after the last one
+    assert [rule for rule, _ in backend.calls] == ["access-log-ip-7d"] * 3 + ["contact-metadata-1y"]
+    states = {r.rule_id: (r.state, r.rows_done, r.batches) for r in progress.rows.values()}
+    assert states == {
+        "access-log-ip-7d": ("done", 25, 3),
+        "contact-metadata-1y": ("done", 7, 1),
+    }
+    assert [(a.object_id, a.details["rows"]) for a in progress.audits] == [
+        ("access-log-ip-7d", 25),
+        ("contact-metadata-1y", 7),
+    ]

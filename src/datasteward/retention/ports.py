@@ -78,13 +78,15 @@ class BatchOutcome:
     unit's dataset deleted or anonymised; ``children``: rows of other
     datasets deleted or unlinked first; ``refused``: cells an operator
     refused, per column (left unchanged, reported); ``seconds``: how long
-    the writing transaction took."""
+    the writing transaction took; ``last``: the batch took every due row
+    that was left, so the unit is finished without another pick."""
 
     upper: Key | None
     rows: int = 0
     children: Mapping[str, int] = field(default_factory=dict)
     refused: Mapping[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    last: bool = False
 
 
 class UnitRunner(Protocol):

@@ -6,8 +6,11 @@ connection: ``key > :last_key AND <due, not kept, not done> ORDER BY key
 LIMIT :batch_size``. Then, in one transaction of its own, the rows between
 the last key and the batch's highest key are changed with every condition
 checked again, so a row restricted, put on hold or anonymised since the
-pick is left alone. Paging by key touches each row once and needs no
-``OFFSET``; a batch never holds locks for longer than its own rows take.
+pick is left alone. Paging by key needs no ``OFFSET``; a batch never holds
+locks for longer than its own rows take. Where the anchor is a date or
+time column of the table with an index on it, batches are ranges of anchor
+values instead, picked from that index alone (see :mod:`sql_anchor`): the
+due rows are then read once, and the rows not yet due never.
 
 Deletion goes children first: rows of other datasets that point at the
 batch's rows are deleted (or unlinked, where the link may be empty) in the
@@ -25,6 +28,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +63,7 @@ from datasteward.retention.ports import (
     Statement,
     UnitCounts,
 )
+from datasteward.retention.sql_anchor import AnchorPaging, Mark, Position, anchor_column
 from datasteward.retention.sql_conditions import Conditions
 
 __all__ = ["SqlRetentionBackend", "SqlUnitRunner", "render"]
@@ -145,6 +150,9 @@ class SqlUnitRunner:
         """Several columns, some rewritten in SQL, some in Python: one row may
         be touched by both, so the UPDATE names the rows it changed."""
         self._built: dict[bool, dict[str, Executable]] = {}
+        column = anchor_column(self.c, unit)
+        self._paging = AnchorPaging(self.c, column) if column is not None else None
+        """Batches follow the anchor's index when there is one (see sql_anchor)."""
 
     # -- statements ------------------------------------------------------------------------
 
@@ -167,40 +175,44 @@ class SqlUnitRunner:
         return upper if lower is None else and_(lower, upper)
 
     def _statements(self, first: bool) -> dict[str, Executable]:
+        """Key paging's statements, built once for the first batch and once
+        for the others."""
         built = self._built.get(first)
         if built is not None:
             return built
-        c, t = self.c, self.c.table
+        c = self.c
         wanted = and_(c.due, c.free, c.pending)
         lower = self._lower(first)
         if lower is not None:
             wanted = and_(lower, wanted)
         statements: dict[str, Executable] = {"pick": self._pick(wanted)}
-        in_batch = and_(self._range(first), c.due, c.free)
+        statements |= self._writes(and_(self._range(first), c.due, c.free))
+        self._built[first] = statements
+        return statements
+
+    def _writes(self, in_batch: ColumnElement[bool]) -> dict[str, Executable]:
+        """The statements that change the rows ``in_batch`` selects."""
+        c, t = self.c, self.c.table
+        statements: dict[str, Executable] = {}
         if self.unit.action is UnitAction.DELETE:
             for child in self.unit.children:
                 statements[f"child:{child.dataset}"] = self._child_statement(child, in_batch)
             statements["delete"] = delete(t).where(in_batch, c.unreferenced(self.unit.guards, t))
-        else:
-            if self._sql_fields:
-                any_sql = _any(f.in_sql for f in self._sql_fields)
-                alone = len(self._sql_fields) == 1
-                values = {f.column: f.value if alone else f.guarded for f in self._sql_fields}
-                changing = update(t).where(in_batch, any_sql).values(values)
-                if self._mixed and self.dialect.update_returning:
-                    changing = changing.returning(*c.key)
-                elif self._mixed:
-                    statements["sql_keys"] = (
-                        select(*c.key).where(in_batch, any_sql).with_for_update()
-                    )
-                statements["update"] = changing
-            if self._py_fields:
-                reading = [f.column for f in self._py_fields]
-                still = _any(f.pending for f in self._py_fields)
-                statements["read"] = (
-                    select(*c.key, *reading).where(in_batch, still).with_for_update()
-                )
-        self._built[first] = statements
+            return statements
+        if self._sql_fields:
+            any_sql = _any(f.in_sql for f in self._sql_fields)
+            alone = len(self._sql_fields) == 1
+            values = {f.column: f.value if alone else f.guarded for f in self._sql_fields}
+            changing = update(t).where(in_batch, any_sql).values(values)
+            if self._mixed and self.dialect.update_returning:
+                changing = changing.returning(*c.key)
+            elif self._mixed:
+                statements["sql_keys"] = select(*c.key).where(in_batch, any_sql).with_for_update()
+            statements["update"] = changing
+        if self._py_fields:
+            reading = [f.column for f in self._py_fields]
+            still = _any(f.pending for f in self._py_fields)
+            statements["read"] = select(*c.key, *reading).where(in_batch, still).with_for_update()
         return statements
 
     def _pick(self, wanted: ColumnElement[bool]) -> Executable:
@@ -254,6 +266,7 @@ class SqlUnitRunner:
         """Every statement, in the order a batch runs them, then the counts."""
         labels = {
             "pick": "pick the next batch of due keys",
+            "pick_anchor": "pick the next batch by the anchor's index (count, lowest, highest)",
             "sql_keys": "lock the rows the UPDATE rewrites (to count them once)",
             "update": "anonymise in SQL",
             "read": "read the cells still pending, for the operators in Python",
@@ -264,7 +277,7 @@ class SqlUnitRunner:
                 labels.get(name, f"first delete or unlink the rows of {name[6:]}"),
                 render(statement, self.dialect),
             )
-            for name, statement in self._statements(first=False).items()
+            for name, statement in self._shown().items()
         ]
         if self._py_fields:
             shown.append(
@@ -277,6 +290,16 @@ class SqlUnitRunner:
             Statement("count due and kept rows", render(self._count_statement(), self.dialect))
         )
         return shown
+
+    def _shown(self) -> dict[str, Executable]:
+        """The statements of a batch in the middle of a unit, for the plan."""
+        paging = self._paging
+        if paging is None:
+            return self._statements(first=False)
+        c = self.c
+        sample = Position(Mark.FROM, paging.sample())
+        bounds = and_(paging.lower(sample), paging.below(sample.value))
+        return {"pick_anchor": paging.pick(sample)} | self._writes(and_(bounds, c.due, c.free))
 
     # -- running ---------------------------------------------------------------------------
 
@@ -294,30 +317,95 @@ class SqlUnitRunner:
             return int(conn.execute(statement).scalar_one())
 
     def batch(self, after: Key | None, size: int) -> BatchOutcome:
+        if self._paging is not None:
+            return self._anchor_batch(self._paging, after, size)
         first = after is None
         statements = self._statements(first)
         params: dict[str, Any] = {"batch_size": size}
         if after is not None:
             params |= {f"last_key_{i}": value for i, value in enumerate(after)}
         with self._connection() as conn, self._guard():
-            # the pick reads only (SQLite: a deferred BEGIN, no write lock)
-            conn.execution_options(steward_readonly=True)
-            with conn.begin():
-                picked = conn.execute(statements["pick"], params).all()
+            picked = self._read(conn, statements["pick"], params)
             upper = self._upper(picked)
             if upper is None:
                 return BatchOutcome(None)
             del params["batch_size"]
             params |= {f"upper_key_{i}": value for i, value in enumerate(upper)}
-            started = time.perf_counter()
-            conn.execution_options(steward_readonly=False)
-            with conn.begin():
-                if self.unit.action is UnitAction.DELETE:
-                    outcome = self._delete(conn, statements, params, upper)
-                else:
-                    outcome = self._anonymise(conn, statements, params, upper)
-            seconds = time.perf_counter() - started
-        return BatchOutcome(outcome.upper, outcome.rows, outcome.children, outcome.refused, seconds)
+            last = self._count(picked) < size
+            return self._write(conn, statements, params, upper, last)
+
+    def _anchor_batch(self, paging: AnchorPaging, after: Key | None, size: int) -> BatchOutcome:
+        """The next batch in anchor order: a range ``[lo, hi)`` of anchor
+        values, the rest of the due rows when fewer than ``size`` are left,
+        or the rows of one anchor value by key when ``size`` rows share it."""
+        c = self.c
+        position = paging.decode(after)
+        with self._connection() as conn, self._guard():
+            while True:
+                if position is not None and position.mark is Mark.TIE:
+                    tied = and_(paging.tie(position.value, position.key), c.due, c.free, c.pending)
+                    picked = self._read(conn, self._pick(tied), {"batch_size": size})
+                    upper = self._upper(picked)
+                    if upper is None:
+                        position = Position(Mark.AFTER, position.value)
+                        continue
+                    bounds = paging.tie_range(position.value, position.key, upper)
+                    following = (
+                        Position(Mark.TIE, position.value, upper)
+                        if self._count(picked) >= size
+                        else Position(Mark.AFTER, position.value)
+                    )
+                    return self._write_range(conn, bounds, following, last=False)
+                count, low, high, *keys = self._read(
+                    conn, paging.pick(position), {"batch_size": size}
+                )[0]
+                if not count:
+                    return BatchOutcome(None)
+                if count < size:
+                    rest = paging.lower(position)
+                    return self._write_range(conn, rest, Position(Mark.AFTER, high), last=True)
+                if high != low:
+                    bounds = and_(paging.lower(position), paging.below(high))
+                    if keys:
+                        bounds = and_(bounds, paging.keys_between(*keys))
+                    return self._write_range(conn, bounds, Position(Mark.FROM, high), last=False)
+                position = Position(Mark.TIE, low)
+
+    def _write_range(
+        self, conn: Connection, bounds: ColumnElement[bool], following: Position, *, last: bool
+    ) -> BatchOutcome:
+        statements = self._writes(and_(bounds, self.c.due, self.c.free))
+        return self._write(conn, statements, {}, following.encode(), last)
+
+    def _read(self, conn: Connection, statement: Executable, params: dict[str, Any]) -> list[Any]:
+        """A pick, in a read-only transaction of its own (SQLite: a deferred
+        BEGIN, no write lock)."""
+        conn.execution_options(steward_readonly=True)
+        with conn.begin():
+            return list(conn.execute(statement, params).all())
+
+    def _write(
+        self,
+        conn: Connection,
+        statements: Mapping[str, Executable],
+        params: dict[str, Any],
+        upper: Key,
+        last: bool,
+    ) -> BatchOutcome:
+        """The batch's changes, in one transaction of their own."""
+        started = time.perf_counter()
+        conn.execution_options(steward_readonly=False)
+        with conn.begin():
+            if self.unit.action is UnitAction.DELETE:
+                outcome = self._delete(conn, statements, params, upper)
+            else:
+                outcome = self._anonymise(conn, statements, params, upper)
+        seconds = time.perf_counter() - started
+        return replace(outcome, seconds=seconds, last=last)
+
+    def _count(self, picked: Sequence[Any]) -> int:
+        """How many keys a pick found."""
+        return int(picked[0][0]) if len(self.c.key) == 1 else len(picked)
 
     def _upper(self, rows: Sequence[Any]) -> Key | None:
         """The highest key of a pick; None when nothing is left."""

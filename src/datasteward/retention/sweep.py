@@ -44,6 +44,7 @@ from datasteward.retention.ports import (
     RetentionBackend,
     SubjectHolds,
     UnitProgress,
+    UnitRunner,
 )
 
 __all__ = [
@@ -278,15 +279,7 @@ class Sweeper:
                 while True:
                     outcome = runner.batch(row.last_key, size)
                     if outcome.upper is None:
-                        entry.rows_held = runner.count_held()
-                        row = replace(
-                            row,
-                            state=State.DONE,
-                            rows_held=entry.rows_held,
-                            updated_at=self.clock.now(),
-                            finished_at=self.clock.now(),
-                        )
-                        self._save(row, self._note(unit, row, group, entry))
+                        row = self._finish(runner, unit, row, group, entry)
                         break
                     worked += 1
                     size = self._next_size(size, outcome.seconds, batch_size)
@@ -301,6 +294,9 @@ class Sweeper:
                     )
                     if on_batch is not None:
                         on_batch(entry)
+                    if outcome.last:
+                        row = self._finish(runner, unit, row, group, entry)
+                        break
                     if deadline is not None and self.monotonic() >= deadline:
                         row = replace(row, state=State.STOPPED)
                         self._save(row, self._note(unit, row, group, entry))
@@ -317,6 +313,26 @@ class Sweeper:
                 self._save(row, self._note(unit, row, group, entry))
             entry.state = row.state
         return report
+
+    def _finish(
+        self,
+        runner: UnitRunner,
+        unit: SweepUnit,
+        row: UnitProgress,
+        group: _Group,
+        entry: UnitReport,
+    ) -> UnitProgress:
+        """The unit is done: count what stays held and record it."""
+        entry.rows_held = runner.count_held()
+        row = replace(
+            row,
+            state=State.DONE,
+            rows_held=entry.rows_held,
+            updated_at=self.clock.now(),
+            finished_at=self.clock.now(),
+        )
+        self._save(row, self._note(unit, row, group, entry))
+        return row
 
     def _next_size(self, size: int, seconds: float, most: int) -> int:
         """The next batch's size, from how long this one's transaction took."""
