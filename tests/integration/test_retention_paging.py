@@ -274,6 +274,39 @@ def test_a_run_left_by_key_paging_starts_again_in_anchor_order(
         shop.engine.dispose()
 
 
+def test_a_run_left_by_anchor_paging_starts_again_by_key(
+    database: str, engines: Engines, tmp_path: Path
+) -> None:
+    policy = shop_policy({"access-log-1y"})
+    at = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    expected = _swept(
+        database,
+        engines,
+        tmp_path / "straight",
+        policy,
+        at=at,
+        prepare=lambda shop: None,
+        index=LOG_INDEX,
+        indexed=False,
+        batch_size=50,
+    ).fingerprint
+    shop = _shop(database, engines, tmp_path / "left")
+    try:
+        shop.at(at)
+        report = shop.sweep(policy, batch_size=50, max_seconds=0)  # one batch by anchor
+        assert report.stopped
+        progress = SqlSweepProgress(shop.steward.store).unfinished()
+        assert progress and all(
+            row.last_key is not None and row.last_key[0] in set(Mark) for row in progress
+        )
+        _drop_index(shop, *LOG_INDEX[:2])
+        report = shop.sweep(policy, batch_size=50)
+        assert report.resumed and report.complete
+        assert database_fingerprint(database) == expected
+    finally:
+        shop.engine.dispose()
+
+
 def test_the_plan_shows_anchor_paging_only_where_the_anchor_has_an_index(
     database: str, engines: Engines, tmp_path: Path
 ) -> None:

@@ -319,6 +319,8 @@ class SqlUnitRunner:
     def batch(self, after: Key | None, size: int) -> BatchOutcome:
         if self._paging is not None:
             return self._anchor_batch(self._paging, after, size)
+        if after is not None and not self._is_key(after):
+            after = None  # left by anchor paging: start again (every change can be made twice)
         first = after is None
         statements = self._statements(first)
         params: dict[str, Any] = {"batch_size": size}
@@ -402,6 +404,13 @@ class SqlUnitRunner:
                 outcome = self._anonymise(conn, statements, params, upper)
         seconds = time.perf_counter() - started
         return replace(outcome, seconds=seconds, last=last)
+
+    def _is_key(self, stored: Key) -> bool:
+        """Whether a stored position is a key (and not an anchor position)."""
+        marks = {str(m) for m in Mark}
+        return len(stored) == len(self.c.key) and not (
+            isinstance(stored[0], str) and stored[0] in marks
+        )
 
     def _count(self, picked: Sequence[Any]) -> int:
         """How many keys a pick found."""
