@@ -66,3 +66,12 @@ def test_only_innodb_gets_the_key_range_from_the_anchor_index() -> None:
     assert _paging("happened_at", "mysql").with_keys
     assert not _paging("happened_at", "postgresql").with_keys
     assert not _paging("happened_at", "sqlite").with_keys
+
+
+def test_on_sqlite_the_stored_text_is_kept_as_it_is() -> None:
+    paging = _paging("happened_at", "sqlite")
+    position = Position(Mark.FROM, "2025-03-01 09:30:00")
+    assert paging.raw and paging.decode(position.encode()) == position
+    assert paging.decode(("@tie", "2025-03-01T09:30", 5)) == Position(
+        Mark.TIE, "2025-03-01T09:30", (5,)
+    )

@@ -20,9 +20,10 @@ import), that value is worked through by key instead.
 A position is kept in the progress store as a JSON list: ``["@from", t]``
 (every anchor before ``t`` done), ``["@after", t]`` (every anchor up to
 ``t`` done) or ``["@tie", t, *key]`` (before ``t`` done, and at ``t`` every
-key up to ``key``). A position of another shape (a run left by key paging)
-starts the unit again from the beginning, which is safe: every change a
-sweep makes can be made twice.
+key up to ``key``); ``t`` is ISO 8601, or on SQLite the stored text
+itself. A position of another shape (a run left by key paging) starts the
+unit again from the beginning, which is safe: every change a sweep makes
+can be made twice.
 """
 
 from __future__ import annotations
@@ -33,7 +34,18 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Executable, and_, bindparam, func, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Executable,
+    String,
+    and_,
+    bindparam,
+    func,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy import types as sqltypes
 
 from datasteward.fulfilment.columns import ColumnKind
@@ -47,6 +59,11 @@ _TIME_KINDS = frozenset({ColumnKind.DATE, ColumnKind.DATETIME})
 _KEY_IN_INDEX = frozenset({"mysql", "mariadb"})
 
 
+Anchor = date | datetime | str | int | float
+"""An anchor value as the pick returns it: a date or time, or on SQLite the
+stored value itself (see :attr:`AnchorPaging.raw`)."""
+
+
 class Mark(StrEnum):
     FROM = "@from"
     AFTER = "@after"
@@ -58,12 +75,13 @@ class Position:
     """Where a unit stands: see the module's docstring."""
 
     mark: Mark
-    value: date | datetime
+    value: Anchor
     key: Key | None = None
 
     def encode(self) -> Key:
-        head = (str(self.mark), self.value.isoformat())
-        return head + tuple(self.key or ())
+        value = self.value
+        stored = value.isoformat() if isinstance(value, date | datetime) else value
+        return (str(self.mark), stored, *(self.key or ()))
 
 
 def anchor_column(conditions: Conditions, unit: SweepUnit) -> Column[Any] | None:
@@ -90,6 +108,16 @@ class AnchorPaging:
         self.c = conditions
         self.column = column
         self._datetime = isinstance(column.type, sqltypes.DateTime)
+        self.raw = conditions.dialect == "sqlite"
+        """SQLite has no time type: a date-time is whatever text the writing
+        application chose ("2025-03-01 09:30:00", with or without
+        microseconds, or with a "T"), compared as text. A value read back and
+        bound again in SQLAlchemy's own format may then no longer equal the
+        stored text, and a batch boundary would skip rows. So on SQLite the
+        anchor is picked and compared as the stored value itself, in the
+        order of its index."""
+        self.anchor: Any = type_coerce(column, String()) if self.raw else column
+        self._bound_type: Any = String() if self.raw else column.type
         self.with_keys = conditions.dialect in _KEY_IN_INDEX and len(conditions.key) == 1
         """InnoDB keeps the primary key in every secondary index, so the pick
         can also return its batch's lowest and highest key for free; the
@@ -105,22 +133,30 @@ class AnchorPaging:
         if not stored or len(stored) < 2 or stored[0] not in set(Mark):
             return None
         mark = Mark(stored[0])
-        try:
-            value: date | datetime = (
-                datetime.fromisoformat(stored[1])
-                if self._datetime
-                else date.fromisoformat(stored[1])
-            )
-        except (TypeError, ValueError):
-            return None
+        value: Anchor
+        if self.raw:
+            if not isinstance(stored[1], str | int | float):
+                return None
+            value = stored[1]
+        else:
+            try:
+                value = (
+                    datetime.fromisoformat(stored[1])
+                    if self._datetime
+                    else date.fromisoformat(stored[1])
+                )
+            except (TypeError, ValueError):
+                return None
         rest = tuple(stored[2:])
         if mark is Mark.TIE and rest and len(rest) != len(self.c.key):
             return None
         return Position(mark, value, rest or None)
 
-    def sample(self) -> date | datetime:
+    def sample(self) -> Anchor:
         """A value of the anchor's type, to render statements with (their
         placeholders show, never the value)."""
+        if self.raw:
+            return "2000-01-01"
         return datetime(2000, 1, 1) if self._datetime else date(2000, 1, 1)
 
     # -- statements ------------------------------------------------------------------------
@@ -128,7 +164,7 @@ class AnchorPaging:
     def pick(self, position: Position | None) -> Executable:
         """How many of the next ``:batch_size`` due rows there are, and their
         lowest and highest anchor: reads the anchor's index only."""
-        a = self.column
+        a = self.anchor
         columns = [a.label("a"), *([self.c.key[0].label("k")] if self.with_keys else [])]
         inner = (
             select(*columns)
@@ -151,25 +187,30 @@ class AnchorPaging:
         )
 
     def lower(self, position: Position | None) -> ColumnElement[bool]:
-        a = self.column
+        a = self.anchor
         if position is None:
-            return a.is_not(None)
-        low = bindparam("anchor_lo", position.value, type_=a.type)
-        return a > low if position.mark is Mark.AFTER else a >= low
+            is_set: ColumnElement[bool] = a.is_not(None)
+            return is_set
+        low = bindparam("anchor_lo", position.value, type_=self._bound_type)
+        compared: ColumnElement[bool] = a > low if position.mark is Mark.AFTER else a >= low
+        return compared
 
-    def below(self, hi: date | datetime) -> ColumnElement[bool]:
-        return self.column < bindparam("anchor_hi", hi, type_=self.column.type)
+    def below(self, hi: Anchor) -> ColumnElement[bool]:
+        below: ColumnElement[bool] = self.anchor < bindparam(
+            "anchor_hi", hi, type_=self._bound_type
+        )
+        return below
 
-    def tie(self, value: date | datetime, after: Key | None) -> ColumnElement[bool]:
+    def tie(self, value: Anchor, after: Key | None) -> ColumnElement[bool]:
         """The rows at one anchor value, after ``after`` by key."""
-        same = self.column == bindparam("tie_value", value, type_=self.column.type)
+        same: ColumnElement[bool] = self.anchor == bindparam(
+            "tie_value", value, type_=self._bound_type
+        )
         if after is None:
             return same
         return and_(same, _key_compare(self.c.key, after, "tie_key", above=True))
 
-    def tie_range(
-        self, value: date | datetime, after: Key | None, upper: Key
-    ) -> ColumnElement[bool]:
+    def tie_range(self, value: Anchor, after: Key | None, upper: Key) -> ColumnElement[bool]:
         """The rows at one anchor value with keys in ``(after, upper]``."""
         at_most = _key_compare(self.c.key, upper, "tie_upper", above=False)
         return and_(self.tie(value, after), at_most)
