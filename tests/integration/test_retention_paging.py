@@ -240,11 +240,16 @@ def test_a_date_anchor_with_children_pages_like_keys(
     assert _count(database, orphans) == 0
 
 
-def test_a_run_left_by_key_paging_starts_again_in_anchor_order(
-    database: str, engines: Engines, tmp_path: Path
+@pytest.mark.parametrize("left_by", ["key", "anchor"])
+def test_a_run_left_by_one_paging_order_starts_again_in_the_other(
+    database: str, engines: Engines, tmp_path: Path, left_by: str
 ) -> None:
+    """The index is dropped (or created) between a stopped call and the
+    next: the unit starts again from its first row in the other order and
+    ends as a straight sweep in that order does."""
     policy = shop_policy({"access-log-1y"})
     at = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    by_anchor_first = left_by == "anchor"
     expected = _swept(
         database,
         engines,
@@ -253,53 +258,25 @@ def test_a_run_left_by_key_paging_starts_again_in_anchor_order(
         at=at,
         prepare=lambda shop: None,
         index=LOG_INDEX,
-        indexed=True,
+        indexed=not by_anchor_first,
         batch_size=50,
     ).fingerprint
     shop = _shop(database, engines, tmp_path / "left")
     try:
         shop.at(at)
-        _drop_index(shop, *LOG_INDEX[:2])
-        report = shop.sweep(policy, batch_size=50, max_seconds=0)  # one batch by key
+        if not by_anchor_first:
+            _drop_index(shop, *LOG_INDEX[:2])
+        report = shop.sweep(policy, batch_size=50, max_seconds=0)  # one batch
         assert report.stopped
         progress = SqlSweepProgress(shop.steward.store).unfinished()
         assert progress and all(
-            row.last_key is not None and row.last_key[0] not in set(Mark) for row in progress
+            row.last_key is not None and (row.last_key[0] in set(Mark)) == by_anchor_first
+            for row in progress
         )
-        _create_index(shop, *LOG_INDEX)
-        report = shop.sweep(policy, batch_size=50)
-        assert report.resumed and report.complete
-        assert database_fingerprint(database) == expected
-    finally:
-        shop.engine.dispose()
-
-
-def test_a_run_left_by_anchor_paging_starts_again_by_key(
-    database: str, engines: Engines, tmp_path: Path
-) -> None:
-    policy = shop_policy({"access-log-1y"})
-    at = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
-    expected = _swept(
-        database,
-        engines,
-        tmp_path / "straight",
-        policy,
-        at=at,
-        prepare=lambda shop: None,
-        index=LOG_INDEX,
-        indexed=False,
-        batch_size=50,
-    ).fingerprint
-    shop = _shop(database, engines, tmp_path / "left")
-    try:
-        shop.at(at)
-        report = shop.sweep(policy, batch_size=50, max_seconds=0)  # one batch by anchor
-        assert report.stopped
-        progress = SqlSweepProgress(shop.steward.store).unfinished()
-        assert progress and all(
-            row.last_key is not None and row.last_key[0] in set(Mark) for row in progress
-        )
-        _drop_index(shop, *LOG_INDEX[:2])
+        if by_anchor_first:
+            _drop_index(shop, *LOG_INDEX[:2])
+        else:
+            _create_index(shop, *LOG_INDEX)
         report = shop.sweep(policy, batch_size=50)
         assert report.resumed and report.complete
         assert database_fingerprint(database) == expected
