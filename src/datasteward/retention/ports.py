@@ -73,8 +73,9 @@ class UnitCounts:
 
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
-    """What one batch did. ``upper`` is the last key the batch covered, None
-    when no due row was left (the unit is finished). ``rows``: rows of the
+    """What one batch did. ``upper`` is where the batch ended (its last key,
+    or a position in anchor order), None when no due row was left (the unit
+    is finished). ``rows``: rows of the
     unit's dataset deleted or anonymised; ``children``: rows of other
     datasets deleted or unlinked first; ``refused``: cells an operator
     refused, per column (left unchanged, reported); ``seconds``: how long
@@ -105,7 +106,8 @@ class UnitRunner(Protocol):
         ...
 
     def batch(self, after: Key | None, size: int) -> BatchOutcome:
-        """Pick the next ``size`` due rows after ``after`` by key and change
+        """Pick the next ``size`` due rows after the position ``after`` (a
+        key, or a position in anchor order; None: from the start) and change
         them in one short transaction of their own (predicates re-checked)."""
         ...
 
