@@ -4,12 +4,11 @@ anchor is a date or time column of its own table with an index on it.
 Paging by key reads every due row twice (once to pick the batch, once to
 change it) and, once the due rows are done, walks the rest of the table by
 key only to find that nothing else is due: on an access log with 30 % of
-its rows past retention, that is three rows read for each one deleted.
+its rows past retention, several rows are read for each one deleted.
 Paging by anchor avoids both. The pick reads only the anchor's index
 (``SELECT count(*), min(a), max(a) FROM (SELECT a ... ORDER BY a LIMIT n)``,
-an index-only scan everywhere), the write reads each due row once through
-the same index, and the last batch ends where the due rows end, at the
-cutoff.
+an index-only scan everywhere), the write reads each due row once, and
+the last batch ends where the due rows end, at the cutoff.
 
 A batch is a half-open range of anchor values ``[lo, hi)``, ``hi`` being
 the anchor of the batch's ``n``-th row, so the rows sharing ``hi`` go to
